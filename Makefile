@@ -1,0 +1,29 @@
+# The README's first two commands: `make demo` and `make test`. Each works on a fresh machine
+# with Python 3.11 and the system package manager: it builds .venv from pyproject.toml and the
+# pinned lock (requirements.lock), then runs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test postgres lint bench
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+postgres:
+	@scripts/ensure-postgres.sh
+
+demo: install
+	$(BIN)/lineup-integrations demo
+
+test: install postgres
+	$(BIN)/pytest
+
+bench: install postgres
+	$(BIN)/python benchmarks/zoho_sync.py

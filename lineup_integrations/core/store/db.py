@@ -1,0 +1,143 @@
+"""Engine, sessions, locking and bulk upserts over SQLite (default) or PostgreSQL.
+
+SQLite is put in WAL mode with a busy timeout so that the gateway, the Dagster run workers and
+the CLI can share one file; `locked_session` takes SQLite's write lock up front (`BEGIN
+IMMEDIATE`) so a read-then-write critical section (token refresh) cannot interleave. On
+PostgreSQL the same section uses `SELECT … FOR UPDATE` on the row it guards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from lineup_integrations.core.settings import PROJECT_ROOT
+from lineup_integrations.core.store.models import AuditEntry, Base
+
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for the store; for SQLite the folder is created and transactions are driven explicitly."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        _drive_sqlite_transactions(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _drive_sqlite_transactions(engine: Engine) -> None:
+    # pysqlite's own BEGIN handling defeats BEGIN IMMEDIATE; take it over (SQLAlchemy's documented recipe).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Store:
+    """The integration store: one engine, short transactions, and the few helpers every module shares."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_store_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._locked_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        with self._sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def locked_session(self) -> Iterator[Session]:
+        """A transaction that holds the write lock from its first statement (SQLite) — use
+        `select(...).with_for_update()` inside it to lock the row on PostgreSQL."""
+        with self._locked_sessions.begin() as session:
+            yield session
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(ALEMBIC_DIR))
+        config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def upsert(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert `rows`, or update the `update` columns of the rows whose `key` already exists — one statement."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(model)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(key), set_={column: statement.excluded[column] for column in update}
+    )
+    session.execute(statement, list(rows))
+
+
+def audit(
+    session: Session,
+    *,
+    tenant_id: str,
+    provider: str | None,
+    action: str,
+    actor: str,
+    outcome: str = "success",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one audit entry in the caller's transaction. `detail` must never carry a secret."""
+    session.add(
+        AuditEntry(
+            at=dt.datetime.now(dt.UTC),
+            tenant_id=tenant_id,
+            provider=provider,
+            action=action,
+            actor=actor,
+            outcome=outcome,
+            detail=detail or {},
+        )
+    )

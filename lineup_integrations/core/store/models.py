@@ -1,0 +1,262 @@
+"""The integration store's tables (SQLAlchemy 2 declarative models).
+
+One schema serves SQLite (the embedded default) and PostgreSQL (production); Alembic owns
+every change to it (`alembic/versions`). Secrets live only in `credentials`, as vault
+ciphertext; nothing else in the store may hold a token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite stores BIGINT primary keys without autoincrement unless they are plain INTEGER.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_integration_id() -> str:
+    return f"int-{uuid.uuid4().hex[:20]}"
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on both backends: SQLite drops tzinfo, so it is put back on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store: pass an aware UTC datetime")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class IntegrationStatus(str, enum.Enum):
+    PENDING = "pending"
+    CONNECTED = "connected"
+    NEEDS_REAUTH = "needs_reauth"
+    DISCONNECTED = "disconnected"
+    ERROR = "error"
+
+
+class Integration(Base):
+    """One tenant's connection to one provider. (tenant_id, provider) is unique: reconnecting reuses the row."""
+
+    __tablename__ = "integrations"
+    __table_args__ = (UniqueConstraint("tenant_id", "provider", name="uq_integrations_tenant_provider"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_integration_id)
+    tenant_id: Mapped[str] = mapped_column(String(128), index=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default=IntegrationStatus.PENDING.value)
+    # The provider's id of the connected account: Zoho organisation, Google/Microsoft user or tenant.
+    external_account_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    region: Mapped[str | None] = mapped_column(String(20))  # Zoho data centre (us, eu, in, …)
+    accounts_server: Mapped[str | None] = mapped_column(String(255))  # where token calls go
+    api_domain: Mapped[str | None] = mapped_column(String(255))  # where API calls go
+    scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    connected_at: Mapped[dt.datetime | None]
+    last_synced_at: Mapped[dt.datetime | None]
+
+
+class Credential(Base):
+    """The OAuth grant of one integration, encrypted by the vault (AES-256-GCM, bound to this row)."""
+
+    __tablename__ = "credentials"
+
+    integration_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_token: Mapped[str] = mapped_column(Text)  # vault ciphertext
+    refresh_token: Mapped[str | None] = mapped_column(Text)  # vault ciphertext
+    key_id: Mapped[str] = mapped_column(String(64), index=True)  # the vault key both were sealed with
+    token_type: Mapped[str] = mapped_column(String(20), default="Bearer")
+    expires_at: Mapped[dt.datetime]
+    refreshed_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OAuthState(Base):
+    """A pending authorization: the `state` is stored only as its SHA-256, single use, short lived."""
+
+    __tablename__ = "oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(40))
+    code_verifier: Mapped[str | None] = mapped_column(Text)  # vault ciphertext (PKCE)
+    redirect_uri: Mapped[str] = mapped_column(String(1024))
+    actor: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    used_at: Mapped[dt.datetime | None]
+
+
+class AuditEntry(Base):
+    """Append-only audit log of every integration action (the spec's 'All integration actions are logged')."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_tenant_at", "tenant_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str | None] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(20), default="success")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RawRecord(Base):
+    """A provider record exactly as the API returned it; the source of truth for re-mapping without API calls."""
+
+    __tablename__ = "raw_records"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider", "entity", "external_id", name="uq_raw_records_key"),
+        Index("ix_raw_records_changed", "tenant_id", "provider", "entity", "change_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    source_modified_at: Mapped[dt.datetime | None]
+    deleted_at: Mapped[dt.datetime | None]
+    # Monotonic per write (microseconds since epoch at write time): downstream steps read "changed since N".
+    change_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SyncCursor(Base):
+    """Incremental-sync state of one (tenant, provider, stream), checkpointed after every committed page."""
+
+    __tablename__ = "sync_cursors"
+
+    tenant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Contact(Base):
+    """A contact in Lineup's schema, mapped from a provider record; keyed by (tenant, provider, external id)."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("tenant_id", "provider", "external_id", name="uq_contacts_key"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(512))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    mobile: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(255))
+    company: Mapped[str | None] = mapped_column(String(255))
+    department: Mapped[str | None] = mapped_column(String(255))
+    source_modified_at: Mapped[dt.datetime | None]
+    mapping_version: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DeadLetter(Base):
+    """A record that could not be processed, kept aside with its error so one bad record never fails a page."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_open", "tenant_id", "provider", "replayed_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    stage: Mapped[str] = mapped_column(String(40))  # fetch | map | write | outbound
+    error: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    replayed_at: Mapped[dt.datetime | None]
+
+
+class MappingVersion(Base):
+    """One immutable version of a tenant's field mapping for (provider, entity)."""
+
+    __tablename__ = "mapping_versions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider", "entity", "version", name="uq_mapping_versions_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    rules: Mapped[list[Any]] = mapped_column(JSON)
+    based_on_version: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ActiveMapping(Base):
+    """Which mapping version is in force for a tenant; moving it is a rollback or a roll-forward."""
+
+    __tablename__ = "active_mappings"
+
+    tenant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(40), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ProviderFieldCache(Base):
+    """Provider field metadata (e.g. Zoho `settings/fields`) cached per tenant for mapping validation."""
+
+    __tablename__ = "provider_field_cache"
+
+    tenant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40), primary_key=True)
+    module: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fields: Mapped[list[Any]] = mapped_column(JSON)
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

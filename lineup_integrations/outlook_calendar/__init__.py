@@ -1,0 +1,1 @@
+"""The outlook_calendar provider: everything about it lives in this folder."""

@@ -1,0 +1,1 @@
+"""The zoho provider: everything about it lives in this folder."""

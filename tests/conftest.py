@@ -1,0 +1,74 @@
+"""Shared fixtures: a migrated store on SQLite and on a real PostgreSQL server, and a vault.
+
+`store` is parametrised over both backends, so every test that takes it runs twice. The
+PostgreSQL server is started once per test session by the fixture itself. Locally, a machine
+without PostgreSQL skips those cases with the reason; with `CI=true` they are mandatory and a
+missing server fails the run.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lineup_integrations.core.store import Store
+from lineup_integrations.core.vault import KeyRing, Vault
+from lineup_integrations.devtools.local_postgres import LocalPostgres, PostgresUnavailable, local_postgres
+
+TEST_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LocalPostgres]:
+    try:
+        with local_postgres() as server:
+            server.execute("CREATE DATABASE lineup_template")
+            template = Store(server.url("lineup_template"))
+            template.upgrade()
+            template.dispose()
+            yield server
+    except PostgresUnavailable as error:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL server not installed here ({error}); CI runs these cases")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "lineup.db"
+    template = Store(f"sqlite:///{path}")
+    template.upgrade()
+    template.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A freshly migrated, empty store database for one test, on the parametrised backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "lineup.db"
+        path.write_bytes(sqlite_template.read_bytes())
+        yield f"sqlite:///{path}"
+        return
+    server: LocalPostgres = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    server.execute(f"CREATE DATABASE {name} TEMPLATE lineup_template")
+    yield server.url(name)
+    server.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    store = Store(store_url)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def vault() -> Vault:
+    return Vault(KeyRing.parse(f"test:{TEST_KEY}"))

@@ -1,0 +1,38 @@
+import datetime as dt
+
+from sqlalchemy import select
+
+from lineup_integrations.core.store import Contact, Integration, Store, audit, upsert
+from lineup_integrations.core.store.models import AuditEntry
+
+
+def test_migrations_are_idempotent_and_datetimes_come_back_in_utc(store: Store) -> None:
+    store.upgrade()
+    with store.session() as session:
+        session.add(Integration(id="int-1", tenant_id="acme", provider="zoho", status="connected"))
+    with store.session() as session:
+        integration = session.get(Integration, "int-1")
+        assert integration is not None
+        assert integration.created_at.tzinfo is not None
+        assert integration.created_at.utcoffset() == dt.timedelta(0)
+
+
+def test_upsert_inserts_then_updates_by_key(store: Store) -> None:
+    base = {"tenant_id": "acme", "provider": "zoho", "mapping_version": 1}
+    with store.session() as session:
+        upsert(session, Contact, [{**base, "external_id": "1", "email": "a@x.io"}, {**base, "external_id": "2", "email": "b@x.io"}],
+               key=["tenant_id", "provider", "external_id"], update=["email"])
+    with store.session() as session:
+        upsert(session, Contact, [{**base, "external_id": "2", "email": "new@x.io"}],
+               key=["tenant_id", "provider", "external_id"], update=["email"])
+    with store.session() as session:
+        emails = dict(session.execute(select(Contact.external_id, Contact.email)).all())
+    assert emails == {"1": "a@x.io", "2": "new@x.io"}
+
+
+def test_audit_entries_append_in_the_callers_transaction(store: Store) -> None:
+    with store.session() as session:
+        audit(session, tenant_id="acme", provider="zoho", action="connect", actor="user:1", detail={"scopes": 2})
+    with store.session() as session:
+        entries = session.scalars(select(AuditEntry)).all()
+    assert [(e.action, e.actor, e.detail) for e in entries] == [("connect", "user:1", {"scopes": 2})]
