@@ -11,12 +11,23 @@ Modules are imported lazily, so the gateway never pays for Dagster and a provide
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from types import ModuleType
 
-PROVIDERS: dict[str, str] = {
-    "zoho": "lineup_integrations.zoho",
-    "google_calendar": "lineup_integrations.google_calendar",
-    "outlook_calendar": "lineup_integrations.outlook_calendar",
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """Where a provider lives, and what a manual sync launches (plain names: no Dagster import needed)."""
+
+    package: str
+    sync_job: str | None = None  # the Dagster job `POST /sync` launches for a tenant's partition
+    sync_asset: str | None = None  # the asset whose run config takes `since` / `full_refresh`
+
+
+PROVIDERS: dict[str, ProviderSpec] = {
+    "zoho": ProviderSpec("lineup_integrations.zoho", sync_job="zoho_contacts_sync", sync_asset="zoho_contacts_raw"),
+    "google_calendar": ProviderSpec("lineup_integrations.google_calendar"),
+    "outlook_calendar": ProviderSpec("lineup_integrations.outlook_calendar"),
 }
 
 
@@ -33,8 +44,11 @@ class UnknownProviderError(KeyError):
 
 def provider_module(name: str, part: str) -> ModuleType:
     """Import `<provider package>.<part>` (e.g. `provider_module("zoho", "oauth")`)."""
+    return importlib.import_module(f"{provider_spec(name).package}.{part}")
+
+
+def provider_spec(name: str) -> ProviderSpec:
     try:
-        package = PROVIDERS[name]
+        return PROVIDERS[name]
     except KeyError:
         raise UnknownProviderError(name) from None
-    return importlib.import_module(f"{package}.{part}")

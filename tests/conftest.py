@@ -19,6 +19,7 @@ import pytest
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import KeyRing, Vault
 from lineup_integrations.devtools.local_postgres import LocalPostgres, PostgresUnavailable, local_postgres
+from lineup_integrations.sandbox import SandboxHandle, running_sandbox
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 
@@ -72,3 +73,17 @@ def store(store_url: str) -> Iterator[Store]:
 @pytest.fixture
 def vault() -> Vault:
     return Vault(KeyRing.parse(f"test:{TEST_KEY}"))
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxHandle]:
+    """The three provider sandboxes on free ports for the whole session (`.base_url(p)`, `.state(p)`)."""
+    with running_sandbox() as handle:
+        yield handle
+
+
+@pytest.fixture
+def sandbox_reset(sandbox: SandboxHandle) -> SandboxHandle:
+    """The session's sandbox, reset to a fresh state (no accounts, tokens, faults or counts) for this test."""
+    sandbox.reset()
+    return sandbox

@@ -1,6 +1,6 @@
 """The integration store (SQLAlchemy 2 over SQLite or PostgreSQL, migrated by Alembic)."""
 
-from lineup_integrations.core.store.db import Store, audit, upsert
+from lineup_integrations.core.store.db import Store, audit, load_stream_state, save_stream_state, upsert
 from lineup_integrations.core.store.models import (
     ActiveMapping,
     AuditEntry,
@@ -34,6 +34,8 @@ __all__ = [
     "Store",
     "SyncCursor",
     "audit",
+    "load_stream_state",
+    "save_stream_state",
     "upsert",
     "utcnow",
 ]

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineup_integrations.core.settings import PROJECT_ROOT
-from lineup_integrations.core.store.models import AuditEntry, Base
+from lineup_integrations.core.store.models import AuditEntry, Base, SyncCursor
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
@@ -140,4 +140,22 @@ def audit(
             outcome=outcome,
             detail=detail or {},
         )
+    )
+
+
+def load_stream_state(session: Session, *, tenant_id: str, provider: str, stream: str) -> dict[str, Any] | None:
+    """The checkpoint of one sync stream, or None before its first run."""
+    row = session.get(SyncCursor, (tenant_id, provider, stream))
+    return dict(row.state) if row else None
+
+
+def save_stream_state(session: Session, *, tenant_id: str, provider: str, stream: str, state: dict[str, Any]) -> None:
+    """Checkpoint a sync stream in the caller's transaction (so it commits with the data it describes)."""
+    upsert(
+        session,
+        SyncCursor,
+        [{"tenant_id": tenant_id, "provider": provider, "stream": stream, "state": state,
+          "updated_at": dt.datetime.now(dt.UTC)}],
+        key=["tenant_id", "provider", "stream"],
+        update=["state", "updated_at"],
     )

@@ -1,0 +1,247 @@
+"""Named value transforms that field rules apply, each over a whole pandas column at once.
+
+A rule names a transform (`"trim"`), a parameterised one (`"default:Unknown"`) or an ordered list
+of them (`["trim", "title_case"]`, applied left to right). Each transform is defined once, as a
+function of one string; `Transform.apply` lifts it to a column (one numpy ufunc pass over the text
+cells, which on object columns is what pandas' own `.str` methods do, minus their overhead), and calling the `Transform` applies it to one value. The contract,
+the same in both forms:
+
+- text is transformed, and no string ever makes a transform raise;
+- `None` (and any other missing marker) stays missing, except for `default:<value>`;
+- any non-text value (a number, a dict…) passes through untouched: whether a value of the wrong
+  type is an error is the caller's decision (`apply.py` rejects the record); a transform never
+  loses data silently.
+
+Transforms marked idempotent satisfy `t(t(x)) == t(x)` for every string (property-tested).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import infer_dtype
+
+TextFn = Callable[[str], str]
+PARAMETER_SEPARATOR = ":"
+_ALL_TEXT = frozenset({"string", "empty"})  # `infer_dtype` verdicts of a column with only text or missing
+
+
+class UnknownTransformError(ValueError):
+    """A transform spec that names no registered transform, or lacks its parameter."""
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def text_mask(values: np.ndarray) -> np.ndarray:
+    """Which cells of an object array hold text (one C-speed type scan when all of them do)."""
+    if infer_dtype(values, skipna=True) in _ALL_TEXT:
+        return ~pd.isna(values)
+    return _IS_TEXT(values).astype(bool)
+
+
+_IS_TEXT = np.frompyfunc(lambda value: isinstance(value, str), 1, 1)
+
+
+@dataclass(frozen=True)
+class _Step:
+    text: TextFn
+    missing: str | None = None  # what a missing value becomes; None keeps it missing
+
+    def one(self, value: Any) -> Any:
+        if _is_missing(value):
+            return self.missing
+        return self.text(value) if isinstance(value, str) else value
+
+    def column(self, series: pd.Series) -> pd.Series:
+        # numpy's ufunc loop over the text cells only, and no dtype inference on the result.
+        values = series.to_numpy(dtype=object)
+        result = values.copy()
+        is_text = text_mask(values)
+        if is_text.any():
+            result[is_text] = np.frompyfunc(self.text, 1, 1)(values[is_text])
+        if self.missing is not None:
+            result[pd.isna(values)] = self.missing
+        return pd.Series(result, index=series.index, dtype=object)
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A resolved spec: `apply(series)` transforms a column, `transform(value)` one value.
+    `none` has no steps; a chain has the steps of its parts, in order."""
+
+    spec: str
+    steps: tuple[_Step, ...]
+    idempotent: bool
+
+    def __call__(self, value: Any) -> Any:
+        for step in self.steps:
+            value = step.one(value)
+        return value
+
+    def apply(self, series: pd.Series) -> pd.Series:
+        for step in self.steps:
+            series = step.column(series)
+        return series
+
+
+@dataclass(frozen=True)
+class _Definition:
+    build: Callable[..., tuple[_Step, ...]]
+    idempotent: bool
+    takes_parameter: bool
+    doc: str
+
+
+_REGISTRY: dict[str, _Definition] = {}
+
+
+def _register(name: str, *, idempotent: bool, takes_parameter: bool = False) -> Callable[[Callable[..., tuple[_Step, ...]]], Callable[..., tuple[_Step, ...]]]:
+    def decorate(build: Callable[..., tuple[_Step, ...]]) -> Callable[..., tuple[_Step, ...]]:
+        _REGISTRY[name] = _Definition(build, idempotent, takes_parameter, (build.__doc__ or "").strip())
+        return build
+
+    return decorate
+
+
+@_register("none", idempotent=True)
+def _none() -> tuple[_Step, ...]:
+    """The value as it is. Example: `" Zylker "` → `" Zylker "`."""
+    return ()
+
+
+@_register("uppercase", idempotent=True)
+def _uppercase() -> tuple[_Step, ...]:
+    """Unicode upper case. Example: `"r&d"` → `"R&D"`."""
+    return (_Step(str.upper),)
+
+
+@_register("lowercase", idempotent=True)
+def _lowercase() -> tuple[_Step, ...]:
+    """Unicode lower case. Example: `"John.Doe@Zylker.COM"` → `"john.doe@zylker.com"`."""
+    return (_Step(str.lower),)
+
+
+@_register("trim", idempotent=True)
+def _trim() -> tuple[_Step, ...]:
+    """Leading and trailing whitespace removed (any Unicode space). Example: `"  CTO \\n"` → `"CTO"`."""
+    return (_Step(str.strip),)
+
+
+def _collapse(value: str) -> str:
+    return " ".join(value.split())
+
+
+@_register("collapse_whitespace", idempotent=True)
+def _collapse_whitespace() -> tuple[_Step, ...]:
+    """Trimmed, and every run of whitespace inside made one space. Example: `" John \\t  Doe "` → `"John Doe"`."""
+    return (_Step(_collapse),)
+
+
+@_register("title_case", idempotent=True)
+def _title_case() -> tuple[_Step, ...]:
+    """Each word capitalised, the rest lower case (Python's `str.title`). Example: `"jOHN o'neil"` → `"John O'Neil"`."""
+    return (_Step(str.title),)
+
+
+# Something@something with no space and a single @: worth normalising; anything else is left as given.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def _email(value: str) -> str:
+    trimmed = value.strip()
+    return trimmed.lower() if _EMAIL.fullmatch(trimmed) else value
+
+
+@_register("normalize_email", idempotent=True)
+def _normalize_email() -> tuple[_Step, ...]:
+    """A plausible address trimmed and lower-cased; a value that is not one is left exactly as
+    given (not guessed at). Example: `" John.Doe@Zylker.com "` → `"john.doe@zylker.com"`; `"n/a"` → `"n/a"`."""
+    return (_Step(_email),)
+
+
+# An optional international prefix (+ or 00), a body of ASCII digits and the usual separators,
+# and an optional extension. Anything else (letters, vanity numbers, two numbers) is left alone.
+_PHONE = re.compile(
+    r"\s*(?P<international>\+|00)?(?P<body>[0-9\s().\-/]*[0-9][0-9\s().\-/]*?)"
+    r"(?:\s*(?:ext\.?|extension|x|\#)\s*(?P<extension>[0-9]+))?\s*",
+    re.IGNORECASE,
+)
+_NOT_DIGIT = re.compile(r"[^0-9]")
+
+
+def _phone(value: str) -> str:
+    match = _PHONE.fullmatch(value)
+    if match is None:
+        return value
+    international, body, extension = match.group("international", "body", "extension")
+    return ("+" if international else "") + _NOT_DIGIT.sub("", body) + (f" ext {extension}" if extension else "")
+
+
+@_register("format_phone", idempotent=True)
+def _format_phone() -> tuple[_Step, ...]:
+    """E.164-style: separators dropped, a leading `+` kept (`00` becomes `+`), an extension kept
+    as ` ext N`. Values that are not a phone number are left as given. No country is assumed, so a
+    national number stays national. Example: `"+1 (555) 123-4567 x89"` → `"+15551234567 ext 89"`."""
+    return (_Step(_phone),)
+
+
+def _default_text(value: str, *, default: str) -> str:
+    return value if value.strip() else default
+
+
+@_register("default", idempotent=True, takes_parameter=True)
+def _default(default: str) -> tuple[_Step, ...]:
+    """`default:<value>`: `<value>` when the value is missing, empty or only whitespace; anything
+    else unchanged. Example with `default:Unknown`: `None` → `"Unknown"`, `"  "` → `"Unknown"`, `"R&D"` → `"R&D"`."""
+    return (_Step(functools.partial(_default_text, default=default), missing=default),)
+
+
+def transform_names() -> list[str]:
+    """The registered names, parameterised ones shown with their parameter (`default:<value>`)."""
+    return [f"{name}{PARAMETER_SEPARATOR}<value>" if d.takes_parameter else name for name, d in _REGISTRY.items()]
+
+
+def transform_docs() -> dict[str, str]:
+    """Each transform's documentation (its contract and an example), by name."""
+    return {name: d.doc for name, d in _REGISTRY.items()}
+
+
+def transform_base_name(spec: str) -> str:
+    """`"default:Unknown"` → `"default"`; a plain name is its own base."""
+    return spec.split(PARAMETER_SEPARATOR, 1)[0]
+
+
+@functools.lru_cache(maxsize=256)
+def transform(spec: str) -> Transform:
+    """Resolve one spec (`"trim"`, `"default:Unknown"`); `UnknownTransformError` names what is wrong."""
+    name, separator, parameter = spec.partition(PARAMETER_SEPARATOR)
+    definition = _REGISTRY.get(name)
+    if definition is None:
+        raise UnknownTransformError(f"unknown transform {spec!r}; available: {', '.join(transform_names())}")
+    if definition.takes_parameter:
+        if not separator or not parameter:
+            raise UnknownTransformError(f"transform {name!r} needs a value: {name}{PARAMETER_SEPARATOR}<value>")
+        steps = definition.build(parameter)
+    elif separator:
+        raise UnknownTransformError(f"transform {name!r} takes no value")
+    else:
+        steps = definition.build()
+    return Transform(spec=spec, steps=steps, idempotent=definition.idempotent)
+
+
+def chain(specs: Sequence[str]) -> Transform:
+    """The specs applied left to right, as one transform. A chain promises no idempotence even when
+    every part is idempotent (`["trim", "default: x"]` turns `None` into `" x"`, then `" x"` into `"x"`)."""
+    parts = [transform(spec) for spec in specs]
+    if len(parts) == 1:
+        return parts[0]
+    return Transform(spec=" | ".join(specs), steps=tuple(step for part in parts for step in part.steps),
+                     idempotent=False)

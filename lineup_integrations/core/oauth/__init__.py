@@ -1,0 +1,50 @@
+"""The provider-agnostic OAuth engine (authorization code + PKCE, refresh under lock, revoke).
+
+Framework-free: the gateway and the Dagster resources both drive it. Providers contribute an
+`OAuthProviderConfig` from their own `oauth.py`.
+"""
+
+from lineup_integrations.core.oauth.config import (
+    GrantedAccess,
+    OAuthProviderConfig,
+    TokenEndpoint,
+    base_url_from_env,
+    client_registration,
+    configured_providers,
+)
+from lineup_integrations.core.oauth.engine import REFRESH_MARGIN, OAuthEngine
+from lineup_integrations.core.oauth.errors import (
+    AuthorizationDeniedError,
+    IntegrationNotFoundError,
+    InvalidStateError,
+    OAuthConfigError,
+    OAuthError,
+    ReauthorizationRequiredError,
+    TokenExchangeError,
+    TokenRefreshError,
+    UntrustedAccountsServerError,
+)
+from lineup_integrations.core.oauth.state import STATE_TTL
+from lineup_integrations.core.oauth.tokens import AccessToken
+
+__all__ = [
+    "REFRESH_MARGIN",
+    "STATE_TTL",
+    "AccessToken",
+    "AuthorizationDeniedError",
+    "GrantedAccess",
+    "IntegrationNotFoundError",
+    "InvalidStateError",
+    "OAuthConfigError",
+    "OAuthEngine",
+    "OAuthError",
+    "OAuthProviderConfig",
+    "ReauthorizationRequiredError",
+    "TokenEndpoint",
+    "TokenExchangeError",
+    "TokenRefreshError",
+    "UntrustedAccountsServerError",
+    "base_url_from_env",
+    "client_registration",
+    "configured_providers",
+]

@@ -1,0 +1,136 @@
+"""What a provider contributes to the OAuth engine: endpoints, scopes, client registration and hooks.
+
+The engine is provider-agnostic; everything that differs between Zoho, Google and Microsoft is a
+value or a hook of `OAuthProviderConfig`, built by each provider's `oauth.py`
+(`oauth_config(settings)`). The hooks exist for the two things that are not just URLs:
+- where token calls go can depend on the tenant (Zoho: one accounts server per data centre,
+  named by the callback and validated against a fixed table), and
+- the provider's id of the connected account comes from a provider-specific place (Zoho's org
+  endpoint, an OpenID Connect claim).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from lineup_integrations.core.oauth.errors import OAuthConfigError
+from lineup_integrations.core.settings import ProviderCredentials, Settings
+from lineup_integrations.providers import PROVIDERS, provider_module
+
+_BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
+def base_url_from_env(variable: str, override: str | None = None) -> str | None:
+    """The base URL standing in for a provider's real hosts (the sandbox), without a trailing slash:
+    `override` if given, else the environment variable (`ZOHO_BASE_URL`, …); None means the real hosts."""
+    value = (override if override is not None else os.environ.get(variable) or "").strip().rstrip("/")
+    if not value:
+        return None
+    if not _BASE_URL.match(value):
+        raise OAuthConfigError(f"{variable} must be an http(s) URL without query or fragment")
+    return value
+
+
+def client_registration(settings: Settings, provider: str, env_prefix: str) -> ProviderCredentials:
+    """The provider's OAuth client from the settings, or a clear start-up error naming the variables."""
+    credentials = settings.providers.get(provider)
+    if credentials is None:
+        raise OAuthConfigError(
+            f"{provider} is not configured: set {env_prefix}_CLIENT_ID, {env_prefix}_CLIENT_SECRET "
+            f"and {env_prefix}_REDIRECT_URI"
+        )
+    return credentials
+
+
+@dataclass(frozen=True)
+class TokenEndpoint:
+    """Where one integration's token and revoke calls go.
+
+    Fixed per provider, except at Zoho where it is the accounts server of the tenant's data
+    centre; `region` and `accounts_server` are then stored on the integration.
+    """
+
+    token_url: str
+    revoke_url: str | None
+    region: str | None = None
+    accounts_server: str | None = None
+
+
+@dataclass(frozen=True)
+class GrantedAccess:
+    """What the account-id hook gets right after the code exchange (the access token stays out of reprs)."""
+
+    access_token: str = field(repr=False)
+    api_domain: str | None
+    id_token_claims: Mapping[str, Any]
+
+
+CallbackEndpointHook = Callable[[Mapping[str, str]], TokenEndpoint]
+RegionEndpointHook = Callable[[str | None], TokenEndpoint]
+AccountIdHook = Callable[[httpx.Client, GrantedAccess], str | None]
+
+
+class OAuthProviderConfig(BaseModel):
+    """One provider's OAuth client, as the engine needs it.
+
+    - `scope_separator`: Zoho joins scopes with commas, the others with spaces.
+    - `scopes_on_token_requests`: Microsoft's v2 token endpoint wants `scope` on code and refresh
+      grants; the others take it only on the authorize step.
+    - `reauthorization_errors`: token-endpoint error codes meaning "the grant is gone" (the
+      integration then needs the tenant to reconnect); every other failure is retryable.
+    - `api_base_url`: where API calls go when the token response names no `api_domain`.
+    - `callback_endpoint` / `region_endpoint`: choose the token endpoint from the callback's
+      parameters (may raise `UntrustedAccountsServerError`) / from the stored region; without
+      them every call goes to `token_url` / `revoke_url`.
+    - `account_id`: fetch the provider's id of the connected account (best effort: None is fine).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    authorize_url: str
+    token_url: str
+    revoke_url: str | None = None
+    scopes: tuple[str, ...]
+    scope_separator: str = " "
+    extra_authorize_params: Mapping[str, str] = {}
+    use_pkce: bool
+    client_id: str
+    client_secret: SecretStr
+    redirect_uri: str
+    api_base_url: str | None = None
+    scopes_on_token_requests: bool = False
+    reauthorization_errors: frozenset[str] = frozenset({"invalid_grant"})
+    callback_endpoint: CallbackEndpointHook | None = None
+    region_endpoint: RegionEndpointHook | None = None
+    account_id: AccountIdHook | None = None
+
+    @property
+    def scope(self) -> str:
+        return self.scope_separator.join(self.scopes)
+
+    def endpoint_for_callback(self, params: Mapping[str, str]) -> TokenEndpoint:
+        if self.callback_endpoint is not None:
+            return self.callback_endpoint(params)
+        return TokenEndpoint(token_url=self.token_url, revoke_url=self.revoke_url)
+
+    def endpoint_for_region(self, region: str | None) -> TokenEndpoint:
+        if self.region_endpoint is not None:
+            return self.region_endpoint(region)
+        return TokenEndpoint(token_url=self.token_url, revoke_url=self.revoke_url)
+
+
+def configured_providers(settings: Settings) -> dict[str, OAuthProviderConfig]:
+    """The OAuth config of every registered provider whose client is configured in `settings`."""
+    return {
+        name: provider_module(name, "oauth").oauth_config(settings)
+        for name in PROVIDERS
+        if name in settings.providers
+    }

@@ -1,0 +1,60 @@
+"""Google OAuth 2.0 for web-server apps: offline access with forced consent, PKCE, calendar scopes.
+
+`access_type=offline` + `prompt=consent` make Google return a refresh token on every consent
+(otherwise only the first one gets it); `include_granted_scopes=true` keeps scopes granted
+earlier. Refresh tokens do not rotate; a dead one is `invalid_grant`. The connected account is
+labelled by the `email` claim of the `id_token` Google returns for the `openid email` scopes.
+
+With `GOOGLE_BASE_URL` set (the sandbox), it stands in for accounts.google.com,
+oauth2.googleapis.com and www.googleapis.com alike.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from lineup_integrations.core.oauth import (
+    GrantedAccess,
+    OAuthProviderConfig,
+    base_url_from_env,
+    client_registration,
+)
+from lineup_integrations.core.settings import Settings
+
+PROVIDER = "google_calendar"
+SCOPES = (
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.readonly",
+    "openid",
+    "email",
+)
+REAL_AUTHORIZE_HOST = "https://accounts.google.com"
+REAL_TOKEN_HOST = "https://oauth2.googleapis.com"
+REAL_API_HOST = "https://www.googleapis.com"
+
+
+def account_email(_http: httpx.Client, granted: GrantedAccess) -> str | None:
+    email = granted.id_token_claims.get("email")
+    return email if isinstance(email, str) and email else None
+
+
+def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthProviderConfig:
+    """Google's OAuth config: client from `GOOGLE_CLIENT_ID`/`_SECRET`/`_REDIRECT_URI`; hosts from
+    `base_url`, else `GOOGLE_BASE_URL`, else Google's."""
+    client = client_registration(settings, PROVIDER, "GOOGLE")
+    base = base_url_from_env("GOOGLE_BASE_URL", base_url)
+    token_host = base or REAL_TOKEN_HOST
+    return OAuthProviderConfig(
+        name=PROVIDER,
+        authorize_url=f"{base or REAL_AUTHORIZE_HOST}/o/oauth2/v2/auth",
+        token_url=f"{token_host}/token",
+        revoke_url=f"{token_host}/revoke",
+        scopes=SCOPES,
+        extra_authorize_params={"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"},
+        use_pkce=True,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        redirect_uri=client.redirect_uri,
+        api_base_url=base or REAL_API_HOST,
+        account_id=account_email,
+    )

@@ -1,0 +1,205 @@
+"""Google's offline twin: Google OAuth 2.0 for web-server apps (and later the Calendar v3 API).
+
+`GOOGLE_BASE_URL` stands in for both `https://accounts.google.com` (authorize) and
+`https://oauth2.googleapis.com` (token, revoke). Wire behaviour kept from Google
+(provider-apis.md §B1):
+- `GET /o/oauth2/v2/auth` (space-separated `scope`, `access_type`, `prompt`, `login_hint`,
+  PKCE `code_challenge` + `code_challenge_method` S256|plain) redirects with `state`, `code`,
+  `scope`, or with `error=access_denied`. Request errors (unknown client, missing parameter)
+  end on Google's error page, not on a redirect.
+- `POST /token`, form-encoded: `authorization_code` and `refresh_token` grants. Success
+  `{"access_token","expires_in","token_type":"Bearer","scope","refresh_token"?}`; the refresh
+  token comes only with `access_type=offline`, on the first consent or with `prompt=consent`;
+  refreshing never rotates it (unless switched on through `/_sandbox/config`). With the `openid`
+  scope an RS256 `id_token` comes too (`sub` = user id, `email` with the `email` scope; keys at
+  `GET /oauth2/v3/certs`, issuer = the base URL). Errors are
+  `{"error","error_description"}`: 400 `invalid_grant` (e.g. "Token has been expired or
+  revoked."), 400 `redirect_uri_mismatch`, 401 `invalid_client`, 400 `unsupported_grant_type`.
+- `POST /revoke?token=` (access or refresh token; also form) → 200; 400 `invalid_token`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, SecretStr
+
+from lineup_integrations.sandbox.app import form_params, redirect_to, sandbox_app
+from lineup_integrations.sandbox.kit import (
+    ClientCheck,
+    GrantRejected,
+    IssuedTokens,
+    Rejection,
+    SandboxConfig,
+    SandboxProfile,
+    SandboxState,
+    TokenFormat,
+    numeric_id,
+)
+
+SANDBOX_PROFILE = SandboxProfile(
+    provider="google_calendar",
+    defaults=SandboxConfig(
+        client_id="sandbox-google_calendar-client",
+        client_secret=SecretStr("sandbox-google_calendar-secret"),
+        access_token_ttl=3600,
+        code_ttl=600,
+        rotate_refresh_tokens=False,
+    ),
+    new_account_id=numeric_id(21),
+    new_user_id=numeric_id(21),
+    token_format=TokenFormat(access="ya29.", refresh="1//", code="4/"),
+)
+
+EXPIRED_OR_REVOKED = "Token has been expired or revoked."
+_REJECTIONS: dict[Rejection, tuple[int, str, str]] = {
+    Rejection.UNKNOWN_CODE: (400, "invalid_grant", "Malformed auth code."),
+    Rejection.CODE_USED: (400, "invalid_grant", "Bad Request"),
+    Rejection.CODE_EXPIRED: (400, "invalid_grant", "Bad Request"),
+    Rejection.CLIENT_MISMATCH: (400, "invalid_grant", "Bad Request"),
+    Rejection.REDIRECT_URI_MISMATCH: (400, "redirect_uri_mismatch", "Bad Request"),
+    Rejection.PKCE_MISSING: (400, "invalid_grant", "Missing code verifier."),
+    Rejection.PKCE_MISMATCH: (400, "invalid_grant", "Invalid code verifier."),
+    Rejection.UNKNOWN_REFRESH_TOKEN: (400, "invalid_grant", EXPIRED_OR_REVOKED),
+    Rejection.REVOKED: (400, "invalid_grant", EXPIRED_OR_REVOKED),
+    Rejection.SCOPE_NOT_GRANTED: (400, "invalid_scope", "Bad Request"),
+}
+_API_ERRORS: dict[int, tuple[str, str, str]] = {
+    401: ("global", "authError", "Invalid Credentials"),
+    403: ("usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
+    404: ("global", "notFound", "Not Found"),
+    429: ("usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
+}
+_PKCE_METHODS = ("S256", "plain")
+
+
+class GoogleTokenResponse(BaseModel):
+    access_token: str
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str
+    token_type: str = "Bearer"
+    id_token: str | None = None
+
+
+def create_sandbox_app(state: SandboxState) -> FastAPI:
+    """The Google sandbox: OAuth endpoints (the Calendar API routers join them with their issue)."""
+    return sandbox_app(state, oauth_routes(state), title="Google sandbox", error_response=api_error)
+
+
+def api_error(status: int) -> Response:
+    """Google's JSON error body for an HTTP status (`{"error":{"errors":[…],"code","message"}}`)."""
+    domain, reason, message = _API_ERRORS.get(status, ("global", "backendError", "Backend Error"))
+    detail: dict[str, str] = {"domain": domain, "reason": reason, "message": message}
+    if status == 401:
+        detail |= {"locationType": "header", "location": "Authorization"}
+    return JSONResponse({"error": {"errors": [detail], "code": status, "message": message}}, status_code=status)
+
+
+def oauth_routes(state: SandboxState) -> APIRouter:
+    router = APIRouter(tags=["Google OAuth 2.0"])
+
+    @router.get("/o/oauth2/v2/auth")
+    async def authorize(request: Request) -> Response:
+        query = request.query_params
+        if not state.is_known_client(query.get("client_id")):
+            return _error_page(401, "invalid_client", "The OAuth client was not found.")
+        for required in ("redirect_uri", "response_type", "scope"):
+            if not query.get(required):
+                return _error_page(400, "invalid_request", f"Missing required parameter: {required}")
+        if query["response_type"] != "code":
+            return _error_page(400, "unsupported_response_type", f"Invalid response_type: {query['response_type']}")
+        challenge, method = query.get("code_challenge"), query.get("code_challenge_method")
+        if challenge and method not in (None, *_PKCE_METHODS):
+            return _error_page(400, "invalid_request", "Invalid code_challenge_method")
+        redirect_uri, client_id = query["redirect_uri"], query["client_id"]
+        account = state.account_for_login_hint(query.get("login_hint"))
+        if account.deny:
+            return redirect_to(redirect_uri, {"error": "access_denied", "state": query.get("state")})
+        scopes = query["scope"].split()
+        offline = query.get("access_type") == "offline" and (
+            "consent" in query.get("prompt", "").split() or not state.has_live_grant(account.login, client_id)
+        )
+        code = state.issue_code(
+            account,
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            scopes=scopes,
+            offline=offline,
+            code_challenge=challenge,
+            code_challenge_method=method,
+        )
+        return redirect_to(redirect_uri, {"state": query.get("state"), "code": code, "scope": " ".join(scopes)})
+
+    @router.post("/token")
+    async def token(request: Request) -> Response:
+        params = await form_params(request)
+        grant_type = params.get("grant_type")
+        state.count_token_request(grant_type)
+        if grant_type not in ("authorization_code", "refresh_token"):
+            return _token_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type or ''}")
+        client = state.check_client(params.get("client_id"), params.get("client_secret"))
+        if client is ClientCheck.UNKNOWN_CLIENT:
+            return _token_error(401, "invalid_client", "The OAuth client was not found.")
+        if client is ClientCheck.WRONG_SECRET:
+            return _token_error(401, "invalid_client", "Unauthorized")
+        credential = "code" if grant_type == "authorization_code" else "refresh_token"
+        if not params.get(credential):
+            return _token_error(400, "invalid_request", f"Missing required parameter: {credential}")
+        try:
+            if grant_type == "authorization_code":
+                issued = state.redeem_code(
+                    params["code"],
+                    client_id=params["client_id"],
+                    redirect_uri=params.get("redirect_uri"),
+                    code_verifier=params.get("code_verifier"),
+                )
+            else:
+                scope = params.get("scope")
+                issued = state.refresh(
+                    params["refresh_token"], client_id=params["client_id"], scopes=scope.split() if scope else None
+                )
+        except GrantRejected as rejected:
+            return _token_error(*_REJECTIONS.get(rejected.reason, (400, "invalid_grant", "Bad Request")))
+        return _token_response(state, issued, issuer=str(request.base_url).rstrip("/"))
+
+    @router.get("/oauth2/v3/certs")
+    async def certs() -> Response:
+        return JSONResponse(state.jwks())
+
+    @router.post("/revoke")
+    async def revoke(request: Request) -> Response:
+        params = await form_params(request, include_query=True)
+        if not state.revoke_token(params.get("token", "")):
+            return _token_error(400, "invalid_token", "Token expired or revoked")
+        return JSONResponse({})
+
+    return router
+
+
+def _error_page(status: int, error: str, description: str) -> Response:
+    """Google shows request errors of the authorize step to the user instead of redirecting."""
+    return PlainTextResponse(f"Error {status}: {error}\n{description}", status_code=status)
+
+
+def _token_error(status: int, error: str, description: str) -> Response:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status)
+
+
+def _token_response(state: SandboxState, issued: IssuedTokens, *, issuer: str) -> Response:
+    body = GoogleTokenResponse(
+        access_token=issued.access_token,
+        # Google reports one second less than the lifetime (3599 for an hour).
+        expires_in=max(issued.expires_in - 1, 0),
+        refresh_token=issued.refresh_token,
+        scope=" ".join(issued.scopes),
+        id_token=_id_token(state, issued, issuer) if "openid" in issued.scopes else None,
+    )
+    return JSONResponse(body.model_dump(exclude_none=True))
+
+
+def _id_token(state: SandboxState, issued: IssuedTokens, issuer: str) -> str:
+    claims: dict[str, object] = {"iss": issuer, "azp": state.config.client_id, "sub": issued.account.user_id}
+    if "email" in issued.scopes:
+        claims |= {"email": issued.account.login, "email_verified": True}
+    return state.sign_id_token(claims)

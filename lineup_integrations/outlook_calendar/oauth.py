@@ -1,0 +1,61 @@
+"""Microsoft identity platform v2 (Outlook / Microsoft 365 calendars): PKCE, `offline_access`.
+
+The tenant segment of the endpoints (`common` for any work or personal account, or a directory
+id/domain) comes from `OUTLOOK_TENANT`. The v2 token endpoint wants `scope` on code and refresh
+grants; every refresh returns a new refresh token (the engine stores it). There is no revoke
+endpoint, so disconnecting only forgets the grant. A dead grant is `invalid_grant` (AADSTS
+70008, 50173, …), or `interaction_required` / `consent_required` when only the user can fix it.
+The connected account is the `oid` (user) claim of an `id_token`, when one comes back.
+
+With `OUTLOOK_BASE_URL` set (the sandbox), it stands in for login.microsoftonline.com and
+graph.microsoft.com.
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+
+from lineup_integrations.core.oauth import (
+    GrantedAccess,
+    OAuthProviderConfig,
+    base_url_from_env,
+    client_registration,
+)
+from lineup_integrations.core.settings import Settings
+
+PROVIDER = "outlook_calendar"
+SCOPES = ("offline_access", "User.Read", "Calendars.ReadWrite")
+REAL_LOGIN_HOST = "https://login.microsoftonline.com"
+REAL_GRAPH_HOST = "https://graph.microsoft.com"
+DEFAULT_TENANT = "common"
+
+
+def account_object_id(_http: httpx.Client, granted: GrantedAccess) -> str | None:
+    oid = granted.id_token_claims.get("oid")
+    return oid if isinstance(oid, str) and oid else None
+
+
+def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthProviderConfig:
+    """Microsoft's OAuth config: client from `OUTLOOK_CLIENT_ID`/`_SECRET`/`_REDIRECT_URI`; hosts from
+    `base_url`, else `OUTLOOK_BASE_URL`, else Microsoft's; tenant segment from `OUTLOOK_TENANT`."""
+    client = client_registration(settings, PROVIDER, "OUTLOOK")
+    base = base_url_from_env("OUTLOOK_BASE_URL", base_url)
+    tenant = (os.environ.get("OUTLOOK_TENANT") or DEFAULT_TENANT).strip()
+    endpoints = f"{base or REAL_LOGIN_HOST}/{tenant}/oauth2/v2.0"
+    return OAuthProviderConfig(
+        name=PROVIDER,
+        authorize_url=f"{endpoints}/authorize",
+        token_url=f"{endpoints}/token",
+        revoke_url=None,
+        scopes=SCOPES,
+        use_pkce=True,
+        client_id=client.client_id,
+        client_secret=client.client_secret,
+        redirect_uri=client.redirect_uri,
+        api_base_url=base or REAL_GRAPH_HOST,
+        scopes_on_token_requests=True,
+        reauthorization_errors=frozenset({"invalid_grant", "interaction_required", "consent_required"}),
+        account_id=account_object_id,
+    )

@@ -1,0 +1,300 @@
+"""Microsoft's offline twin: the identity platform v2 endpoints (and later Graph calendar).
+
+`OUTLOOK_BASE_URL` stands in for `https://login.microsoftonline.com` (and for
+`https://graph.microsoft.com`, whose paths start with `/v1.0`). Wire behaviour kept from
+Microsoft (provider-apis.md §C1):
+- `GET /{tenant}/oauth2/v2.0/authorize` (tenant = common | organizations | consumers | a GUID |
+  a domain; space-separated `scope`; PKCE; `response_mode=query`) redirects with `code`,
+  `state`, `session_state`, or with `error` + `error_description` (AADSTS65004 when the user
+  declines consent).
+- `POST /{tenant}/oauth2/v2.0/token`, form-encoded, `scope` required. Success
+  `{"token_type":"Bearer","scope","expires_in","ext_expires_in","access_token","refresh_token"?}`:
+  a refresh token only when `offline_access` was consented to; **every refresh returns a new
+  refresh token and the old one stays valid** (switchable through `/_sandbox/config`). With the
+  `openid` scope an RS256 `id_token` comes too (`oid` = user object id, `tid` = directory id,
+  `preferred_username` with `profile`, `email` with `email`; keys at
+  `GET /{tenant}/discovery/v2.0/keys`, issuer `{base}/{tid}/v2.0`).
+  Errors are 400 (401 for a bad client secret) AADSTS bodies: `{"error","error_description":
+  "AADSTSnnnn: … Trace ID: … Correlation ID: … Timestamp: …","error_codes":[n],"timestamp",
+  "trace_id","correlation_id","error_uri"}`.
+- No revoke endpoint, as at Microsoft.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, SecretStr
+
+from lineup_integrations.sandbox.app import form_params, redirect_to, sandbox_app
+from lineup_integrations.sandbox.kit import (
+    ClientCheck,
+    GrantRejected,
+    IssuedTokens,
+    Rejection,
+    SandboxConfig,
+    SandboxProfile,
+    SandboxState,
+    TokenFormat,
+    guid,
+)
+
+SANDBOX_PROFILE = SandboxProfile(
+    provider="outlook_calendar",
+    defaults=SandboxConfig(
+        client_id="sandbox-outlook_calendar-client",
+        client_secret=SecretStr("sandbox-outlook_calendar-secret"),
+        access_token_ttl=3600,
+        code_ttl=600,
+        rotate_refresh_tokens=True,
+    ),
+    new_account_id=guid,
+    new_user_id=guid,
+    token_format=TokenFormat(access="eyJ0eXAiOiJKV1QifQ.", refresh="0.A", code="0.A"),
+)
+
+OFFLINE_ACCESS = "offline_access"
+_OIDC_SCOPES = frozenset({OFFLINE_ACCESS, "openid", "profile", "email"})
+_TENANT = re.compile(
+    r"^(common|organizations|consumers"  # the multi-tenant aliases
+    r"|[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"  # a directory id
+    r"|[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)$"  # a verified domain
+)
+_INVALID_CODE = (400, "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid.")
+_REJECTIONS: dict[Rejection, tuple[int, str, int, str]] = {
+    Rejection.UNKNOWN_CODE: _INVALID_CODE,
+    Rejection.CLIENT_MISMATCH: _INVALID_CODE,
+    Rejection.CODE_USED: (
+        400,
+        "invalid_grant",
+        54005,
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code "
+        "or use an existing refresh token.",
+    ),
+    Rejection.CODE_EXPIRED: (
+        400,
+        "invalid_grant",
+        70008,
+        "The provided authorization code or refresh token has expired due to inactivity.",
+    ),
+    Rejection.REDIRECT_URI_MISMATCH: (
+        400,
+        "invalid_grant",
+        500112,
+        "The reply address does not match the reply address provided when requesting Authorization code.",
+    ),
+    Rejection.PKCE_MISSING: (
+        400,
+        "invalid_grant",
+        501481,
+        "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+    ),
+    Rejection.PKCE_MISMATCH: (
+        400,
+        "invalid_grant",
+        501481,
+        "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+    ),
+    Rejection.UNKNOWN_REFRESH_TOKEN: (
+        400,
+        "invalid_grant",
+        9002313,
+        "Invalid request. Request is malformed or invalid.",
+    ),
+    Rejection.REVOKED: (
+        400,
+        "invalid_grant",
+        50173,
+        "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
+    ),
+    Rejection.SCOPE_NOT_GRANTED: (
+        400,
+        "invalid_grant",
+        65001,
+        "The user or administrator has not consented to use the application.",
+    ),
+}
+_API_ERRORS: dict[int, tuple[str, str]] = {
+    401: ("InvalidAuthenticationToken", "Access token has expired or is not yet valid."),
+    403: ("ErrorAccessDenied", "Access is denied. Check credentials and try again."),
+    404: ("ErrorItemNotFound", "The specified object was not found in the store."),
+    429: ("TooManyRequests", "Please retry again later."),
+    503: ("ServiceNotAvailable", "Service Unavailable"),
+}
+
+
+class MicrosoftTokenResponse(BaseModel):
+    token_type: str = "Bearer"
+    scope: str
+    expires_in: int
+    ext_expires_in: int
+    access_token: str
+    refresh_token: str | None = None
+    id_token: str | None = None
+
+
+def create_sandbox_app(state: SandboxState) -> FastAPI:
+    """The Microsoft sandbox: identity platform endpoints (the Graph routers join them with their issue)."""
+    return sandbox_app(state, oauth_routes(state), title="Microsoft sandbox", error_response=api_error)
+
+
+def api_error(status: int) -> Response:
+    """Graph's JSON error body for an HTTP status (`{"error":{"code","message","innerError"}}`)."""
+    code, message = _API_ERRORS.get(status, ("generalException", "An unspecified error has occurred."))
+    request_id = guid()
+    inner = {"date": _now_text(), "request-id": request_id, "client-request-id": request_id}
+    return JSONResponse({"error": {"code": code, "message": message, "innerError": inner}}, status_code=status)
+
+
+def oauth_routes(state: SandboxState) -> APIRouter:
+    router = APIRouter(tags=["Microsoft identity platform"])
+
+    def aad_error(request: Request, status: int, error: str, code: int, message: str) -> Response:
+        return JSONResponse(_aad_body(state, request, error, code, message), status_code=status)
+
+    @router.get("/{tenant}/oauth2/v2.0/authorize")
+    async def authorize(request: Request, tenant: str) -> Response:
+        query = request.query_params
+        if not _TENANT.match(tenant):
+            return aad_error(request, 400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
+        client_id = query.get("client_id")
+        if not state.is_known_client(client_id):
+            message = f"Application with identifier '{client_id}' was not found in the directory."
+            return aad_error(request, 400, "unauthorized_client", 700016, message)
+        redirect_uri = query.get("redirect_uri")
+        if not redirect_uri:
+            return aad_error(request, 400, "invalid_request", 900144, _missing("redirect_uri"))
+        if query.get("response_type") != "code" or query.get("response_mode", "query") != "query":
+            message = "The sandbox supports response_type=code with response_mode=query."
+            return aad_error(request, 400, "invalid_request", 9002313, message)
+        challenge, method = query.get("code_challenge"), query.get("code_challenge_method")
+
+        def redirect_error(error: str, code: int, message: str) -> Response:
+            description = _aad_body(state, request, error, code, message)["error_description"]
+            params = {"error": error, "error_description": description, "state": query.get("state")}
+            return redirect_to(redirect_uri, params)
+
+        scopes = query.get("scope", "").split()
+        if not scopes:
+            return redirect_error("invalid_request", 900144, _missing("scope"))
+        if challenge and method not in (None, "S256", "plain"):
+            return redirect_error("invalid_request", 5000, "Invalid code_challenge_method.")
+        account = state.account_for_login_hint(query.get("login_hint"))
+        if account.deny:
+            return redirect_error("access_denied", 65004, "User declined to consent to access the app.")
+        code = state.issue_code(
+            account,
+            client_id=client_id or "",
+            redirect_uri=redirect_uri,
+            scopes=scopes,
+            offline=OFFLINE_ACCESS in scopes,
+            code_challenge=challenge,
+            code_challenge_method=method,
+        )
+        return redirect_to(redirect_uri, {"code": code, "state": query.get("state"), "session_state": guid()})
+
+    @router.post("/{tenant}/oauth2/v2.0/token")
+    async def token(request: Request, tenant: str) -> Response:
+        params = await form_params(request)
+        grant_type = params.get("grant_type")
+        state.count_token_request(grant_type)
+        if not _TENANT.match(tenant):
+            return aad_error(request, 400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
+        if grant_type not in ("authorization_code", "refresh_token"):
+            message = f"The app requested an unsupported grant type '{grant_type or ''}'."
+            return aad_error(request, 400, "unsupported_grant_type", 70003, message)
+        client_id = params.get("client_id")
+        client = state.check_client(client_id, params.get("client_secret"))
+        if client is ClientCheck.UNKNOWN_CLIENT:
+            message = f"Application with identifier '{client_id}' was not found in the directory."
+            return aad_error(request, 400, "unauthorized_client", 700016, message)
+        if client is ClientCheck.WRONG_SECRET:
+            message = (
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+                f"secret value, not the client secret ID, for a secret added to app '{client_id}'."
+            )
+            return aad_error(request, 401, "invalid_client", 7000215, message)
+        credential = "code" if grant_type == "authorization_code" else "refresh_token"
+        for required in ("scope", credential):
+            if not params.get(required):
+                return aad_error(request, 400, "invalid_request", 900144, _missing(required))
+        scopes = params["scope"].split()
+        try:
+            if grant_type == "authorization_code":
+                issued = state.redeem_code(
+                    params["code"],
+                    client_id=client_id or "",
+                    redirect_uri=params.get("redirect_uri"),
+                    code_verifier=params.get("code_verifier"),
+                )
+            else:
+                issued = state.refresh(params["refresh_token"], client_id=client_id or "", scopes=scopes)
+        except GrantRejected as rejected:
+            return aad_error(request, *_REJECTIONS.get(rejected.reason, _INVALID_CODE))
+        return _token_response(state, issued, base_url=str(request.base_url).rstrip("/"))
+
+    @router.get("/{tenant}/discovery/v2.0/keys")
+    async def keys() -> Response:
+        return JSONResponse(state.jwks())
+
+    return router
+
+
+def _missing(parameter: str) -> str:
+    return f"The request body must contain the following parameter: '{parameter}'."
+
+
+def _now_text() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _aad_body(state: SandboxState, request: Request, error: str, code: int, message: str) -> dict[str, object]:
+    """An identity-platform error body, with fresh trace and correlation ids like the real service."""
+    trace_id, correlation_id = guid(), guid()
+    timestamp = state.clock.now().strftime("%Y-%m-%d %H:%M:%SZ")
+    description = (
+        f"AADSTS{code}: {message} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}"
+    )
+    return {
+        "error": error,
+        "error_description": description,
+        "error_codes": [code],
+        "timestamp": timestamp,
+        "trace_id": trace_id,
+        "correlation_id": correlation_id,
+        "error_uri": f"{str(request.base_url).rstrip('/')}/error?code={code}",
+    }
+
+
+def _token_response(state: SandboxState, issued: IssuedTokens, *, base_url: str) -> Response:
+    # Microsoft reports one second less than the lifetime (3599 for an hour) and leaves the
+    # OpenID Connect scopes out of the granted `scope`.
+    lifetime = max(issued.expires_in - 1, 0)
+    body = MicrosoftTokenResponse(
+        scope=" ".join(scope for scope in issued.scopes if scope not in _OIDC_SCOPES),
+        expires_in=lifetime,
+        ext_expires_in=lifetime,
+        access_token=issued.access_token,
+        refresh_token=issued.refresh_token,
+        id_token=_id_token(state, issued, base_url) if "openid" in issued.scopes else None,
+    )
+    return JSONResponse(body.model_dump(exclude_none=True))
+
+
+def _id_token(state: SandboxState, issued: IssuedTokens, base_url: str) -> str:
+    account = issued.account
+    claims: dict[str, object] = {
+        "iss": f"{base_url}/{account.account_id}/v2.0",
+        "sub": account.user_id,
+        "oid": account.user_id,
+        "tid": account.account_id,
+        "ver": "2.0",
+    }
+    if "profile" in issued.scopes:
+        claims |= {"preferred_username": account.login, "name": account.login.split("@")[0]}
+    if "email" in issued.scopes:
+        claims["email"] = account.login
+    return state.sign_id_token(claims)

@@ -1,0 +1,86 @@
+"""Microsoft's OAuth config through the engine, against the Microsoft sandbox over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lineup_integrations.core.oauth import OAuthEngine
+from lineup_integrations.core.store import IntegrationStatus, Store
+from lineup_integrations.core.vault import Vault
+from lineup_integrations.outlook_calendar.oauth import SCOPES, oauth_config
+from lineup_integrations.sandbox import SandboxHandle
+from tests.core.oauth.helpers import (
+    assert_nowhere_in_store,
+    connect,
+    control,
+    sandbox_engine,
+    sandbox_settings,
+    stored_refresh_token,
+    token_requests,
+)
+
+PROVIDER = "outlook_calendar"
+LOGIN = "interviewer@acme.example"
+
+
+@pytest.fixture
+def engine(
+    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[OAuthEngine]:
+    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
+
+
+def test_connect_flow_ends_connected_with_only_ciphertext_stored(
+    engine: OAuthEngine, store: Store, vault: Vault, sandbox_reset: SandboxHandle
+) -> None:
+    integration = connect(engine, "acme", PROVIDER, LOGIN)
+
+    assert integration.status == IntegrationStatus.CONNECTED.value
+    assert integration.scopes == ["User.Read", "Calendars.ReadWrite"]  # Microsoft leaves offline_access out
+    assert integration.api_domain == sandbox_reset.base_url(PROVIDER)
+    token = engine.refresh_if_expiring(integration.id)
+    account = sandbox_reset.state(PROVIDER).authenticate(token.value)
+    assert account is not None and account.login == LOGIN
+    assert token_requests(sandbox_reset, PROVIDER, "authorization_code") == 1
+    assert_nowhere_in_store(store, token.value, stored_refresh_token(store, vault, integration.id))
+
+
+def test_authorize_url_uses_the_v2_endpoint_of_the_tenant_with_pkce(
+    engine: OAuthEngine, sandbox_reset: SandboxHandle
+) -> None:
+    auth_url = httpx.URL(engine.begin("acme", PROVIDER, actor="user:test"))
+
+    assert auth_url.path == "/common/oauth2/v2.0/authorize"
+    assert auth_url.params["scope"].split(" ") == list(SCOPES)
+    assert auth_url.params["code_challenge_method"] == "S256"
+    assert len(auth_url.params["code_challenge"]) == 43
+
+
+def test_refresh_sends_the_scope_and_stores_the_rotated_refresh_token(
+    engine: OAuthEngine, store: Store, vault: Vault, sandbox_reset: SandboxHandle
+) -> None:
+    control(sandbox_reset, PROVIDER, "config", {"access_token_ttl": 60})
+    integration = connect(engine, "acme", PROVIDER, LOGIN)
+    original = stored_refresh_token(store, vault, integration.id)
+
+    token = engine.refresh_if_expiring(integration.id)  # the sandbox, like Azure AD, refuses a refresh without scope
+
+    assert sandbox_reset.state(PROVIDER).authenticate(token.value) is not None
+    assert stored_refresh_token(store, vault, integration.id) != original
+
+
+def test_config_tenant_segment_and_real_hosts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sandbox: SandboxHandle
+) -> None:
+    monkeypatch.delenv("OUTLOOK_BASE_URL", raising=False)
+    monkeypatch.setenv("OUTLOOK_TENANT", "organizations")
+    config = oauth_config(sandbox_settings(sandbox, tmp_path))
+
+    assert config.authorize_url == "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
+    assert config.token_url == "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
+    assert config.revoke_url is None
+    assert config.api_base_url == "https://graph.microsoft.com"
