@@ -16,9 +16,9 @@ from lineup_integrations.core.store import Store
 from lineup_integrations.gateway.auth import signing_key
 from lineup_integrations.gateway.errors import install_error_handlers
 from lineup_integrations.gateway.logs import install_log_redaction, log_requests
-from lineup_integrations.gateway.routes import health, integrations, sync
+from lineup_integrations.gateway.routes import health, integrations, mapping, sync
 
-ROUTERS: list[APIRouter] = [health.router, integrations.router, sync.router]
+ROUTERS: list[APIRouter] = [health.router, integrations.router, mapping.router, sync.router]
 
 
 def create_app(store: Store, oauth: OAuthEngine, settings: Settings) -> FastAPI:

@@ -17,6 +17,7 @@ import httpx
 from pydantic import PrivateAttr
 from sqlalchemy import select
 
+from lineup_integrations.core.mapping import ProviderField, cached_provider_fields
 from lineup_integrations.core.http import RateLimitTracker, RetryingClient, RetrySettings
 from lineup_integrations.core.oauth import OAuthEngine
 from lineup_integrations.core.settings import ProviderCredentials, Settings
@@ -111,6 +112,15 @@ class ZohoResource(dg.ConfigurableResource):
             api_version=self.api_version,
             quota=RateLimitTracker(daily_budget=self.daily_credit_budget),
         )
+
+
+    def provider_fields(self, tenant_id: str, *, module: str = "Contacts") -> list[ProviderField]:
+        """The module's field metadata for mapping validation, cached per tenant in the store."""
+
+        def fetch() -> list[ProviderField]:
+            return [ProviderField.model_validate(field.model_dump()) for field in self.client_for(tenant_id).fields(module)]
+
+        return cached_provider_fields(self.store.get(), tenant_id, PROVIDER, module, fetch)
 
 
 def zoho_resource_from_env(store: StoreResource, vault: VaultResource) -> ZohoResource:

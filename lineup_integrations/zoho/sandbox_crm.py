@@ -34,7 +34,7 @@ the `account_id` that `POST /_sandbox/accounts` returns:
 |---|---|---|
 | `GET/POST /_sandbox/crm/config` | `daily_credits`, `max_concurrency`, `rate_limit_headers`, `retry_after`, `page_token_record_limit`, `page_token_ttl` | read / change the CRM switches (every org) |
 | `POST /_sandbox/crm/orgs/{org}/limits` | `daily_credits`, `max_concurrency` | this org's own budget and concurrency → its usage |
-| `GET /_sandbox/crm/orgs/{org}/usage` | | `{daily_credits, credits_used, credits_remaining, max_concurrency, in_flight}` |
+| `GET /_sandbox/crm/orgs/{org}/usage` | | `{daily_credits, credits_used, credits_remaining, max_concurrency, in_flight, reset_in}` |
 | `POST /_sandbox/crm/orgs/{org}/seed` | `count`, `seed` (0), `days` (365) | add `count` generated contacts (deterministic per seed; Modified_Time spread over the past `days`) → `{seeded, contacts}` |
 | `POST /_sandbox/crm/orgs/{org}/contacts` | Zoho field values; `?user_id=` | create one contact as a Zoho user → `{id, Modified_Time}` (400 with Zoho's per-record error) |
 | `PATCH /_sandbox/crm/orgs/{org}/contacts/{id}` | Zoho field values; `?user_id=` | edit it (Modified_Time = now) → `{id, Modified_Time}` |
@@ -50,6 +50,11 @@ From the kit, on the same port: `POST /_sandbox/faults` (429/500/503/401 bodies,
 connection reset, invalid JSON; for the next `count` matching requests or a seeded `rate`
 share of them), `GET /_sandbox/requests?account_id={org}` (API calls per endpoint of an org),
 `POST /_sandbox/clock/advance`, `POST /_sandbox/reset` (also empties every org).
+
+Choices where Zoho's documentation is silent (provider-apis.md marks them [unv]): unknown names
+in `fields` are ignored; `per_page` outside 1–200 and `page_token` on v2 are 400 INVALID_DATA;
+deleted records come newest first; a page chain is bound to its `fields`, sort and
+If-Modified-Since (a request that repeats them must repeat them unchanged).
 """
 
 from __future__ import annotations
@@ -449,7 +454,7 @@ async def _list_records(call: CrmCall, rules: PagingRules) -> Response:
         per_page=_int_param(call, "per_page", MAX_PER_PAGE) or MAX_PER_PAGE,
         fields=_fields(call),
         sort_by=_choice(call, "sort_by", SORT_KEYS),
-        sort_order=_choice(call, "sort_order", SORT_ORDERS),  # type: ignore[arg-type]
+        sort_order=_choice(call, "sort_order", SORT_ORDERS),
         since=_modified_since(call),
         page=_int_param(call, "page"),
         page_token=call.request.query_params.get("page_token"),
@@ -538,6 +543,7 @@ def crm_routes(state: SandboxState) -> APIRouter:
     async def list_records(call: CrmCall) -> Response:
         return await _list_records(call, world.paging_rules())
 
+    router.include_router(control_routes(world))  # first, so no API pattern can shadow a control path
     for prefix in ("", "/{dc}"):
         base = f"{prefix}/crm/{{version}}"
         router.add_api_route(f"{base}/org", route(_ORG_READ, _org), methods=["GET"])
@@ -545,7 +551,6 @@ def crm_routes(state: SandboxState) -> APIRouter:
         router.add_api_route(f"{base}/{{module}}", route(_RECORDS_READ, list_records), methods=["GET"])
         router.add_api_route(f"{base}/{{module}}/deleted", route(_RECORDS_READ, _list_deleted), methods=["GET"])
         router.add_api_route(f"{base}/{{module}}/upsert", route(_RECORDS_WRITE, _upsert), methods=["POST"])
-    router.include_router(control_routes(world))
     return router
 
 

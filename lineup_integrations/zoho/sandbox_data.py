@@ -20,6 +20,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
 import threading
@@ -43,7 +44,6 @@ DELETED_TYPES: tuple[str, ...] = ("all", "recycle", "permanent")
 DUPLICATE_CHECK_FIELDS: tuple[str, ...] = ("Email",)  # Contacts' system-defined unique field
 DAY = 86_400
 
-SortOrder = Literal["asc", "desc"]
 DeletedType = Literal["recycle", "permanent"]
 
 
@@ -189,6 +189,11 @@ DC_PROFILES: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _dumps(value: Any) -> str:
+    """Compact JSON, non-ASCII kept (the sandbox answers in UTF-8, as Zoho does)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _slug(text: str) -> str:
     """An ASCII e-mail local part for a name ("Ó Súilleabháin" → "osuilleabhain")."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
@@ -251,7 +256,7 @@ class RecordQuery:
     per_page: int = MAX_PER_PAGE
     fields: tuple[str, ...] | None = None
     sort_by: str | None = None
-    sort_order: SortOrder | None = None
+    sort_order: str | None = None
     since: int | None = None
     page: int | None = None
     page_token: str | None = None
@@ -269,18 +274,7 @@ class Page:
     def body(self) -> bytes:
         if self.status != 200:
             return b""
-        info = ",".join(f"{encode_basestring(key)}:{_json_value(value)}" for key, value in self.info.items())
-        return f'{{"data":[{",".join(self.records)}],"info":{{{info}}}}}'.encode()
-
-
-def _json_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return encode_basestring(str(value))
+        return f'{{"data":[{",".join(self.records)}],"info":{_dumps(self.info)}}}'.encode()
 
 
 # -- columns -----------------------------------------------------------------------------------
@@ -352,7 +346,7 @@ class _View:
         return low + int(np.searchsorted(self.ids[low:high], record_id, side))
 
 
-Binding = tuple[tuple[str, ...] | None, str, SortOrder, int | None]
+Binding = tuple[tuple[str, ...] | None, str, str, int | None]
 """What a page chain is bound to: fields, sort_by, sort_order, If-Modified-Since."""
 
 
@@ -400,8 +394,8 @@ class OrgContacts:
             CrmAccount(str(self._id_base + 100_000 + n), f"{stem} {suffix}")
             for n, (stem, suffix) in enumerate((s, x) for x in ACCOUNT_SUFFIXES for s in ACCOUNT_STEMS)
         )
-        self._user_json = [_object_json(user.lookup()) for user in self.users]
-        self._account_json = [_object_json(account.lookup()) for account in self.accounts]
+        self._user_json = [_dumps(user.lookup()) for user in self.users]
+        self._account_json = [_dumps(account.lookup()) for account in self.accounts]
         self._account_by_name = {account.name.casefold(): n for n, account in enumerate(self.accounts)}
         self._columns = _Columns()
         self._written: dict[int, dict[str, str | None]] = {}  # row → its own TEXT_FIELDS values
@@ -574,7 +568,7 @@ class OrgContacts:
         def user(index: int | None) -> dict[str, str] | None:
             return None if index is None else self.users[index].reference()
 
-        return _object_json(
+        return _dumps(
             {
                 "deleted_by": user(record.deleted_by),
                 "id": str(record.id),
@@ -592,7 +586,7 @@ class OrgContacts:
             rows = np.flatnonzero(self._columns["live"])
             contacts = ",".join(self._render(rows, ("Modified_Time", *fields)))
             deleted = ",".join(
-                _object_json({"id": str(r.id), "type": r.type, "deleted_time": self.format_time(r.deleted_time)})
+                _dumps({"id": str(r.id), "type": r.type, "deleted_time": self.format_time(r.deleted_time)})
                 for r in self._deleted
             )
             return f'{{"org_id":"{self.org_id}","contacts":[{contacts}],"deleted":[{deleted}]}}'
@@ -1037,11 +1031,3 @@ class OrgContacts:
                 }
             )
         return {"fields": fields}
-
-
-def _object_json(value: Mapping[str, Any]) -> str:
-    parts = []
-    for key, item in value.items():
-        rendered = _object_json(item) if isinstance(item, Mapping) else _json_value(item)
-        parts.append(f"{encode_basestring(key)}:{rendered}")
-    return "{" + ",".join(parts) + "}"

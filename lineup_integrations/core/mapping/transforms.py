@@ -145,10 +145,29 @@ def _collapse_whitespace() -> tuple[_Step, ...]:
     return (_Step(_collapse),)
 
 
+# A word for title case: a run of anything but whitespace and hyphens ("Jean-Luc" is two words).
+_WORD = re.compile(r"[^\s\-]+")
+
+
+def _capitalise(word: re.Match[str]) -> str:
+    text = word[0]
+    for index, char in enumerate(text):
+        if char.lower() != char.upper():  # the first character that has case
+            return text[:index] + char.title() + text[index + 1:].lower()
+    return text
+
+
+def _title(value: str) -> str:
+    return _WORD.sub(_capitalise, value)
+
+
 @_register("title_case", idempotent=True)
 def _title_case() -> tuple[_Step, ...]:
-    """Each word capitalised, the rest lower case (Python's `str.title`). Example: `"jOHN o'neil"` → `"John O'Neil"`."""
-    return (_Step(str.title),)
+    """In each word (words are split by whitespace and hyphens) the first letter in title case and
+    the rest in lower case; an apostrophe does not start a word. Unlike Python's `str.title`, it is
+    idempotent on all of Unicode (a combining mark does not start a word). Example:
+    `"jOHN o'neil-SMITH"` → `"John O'neil-Smith"`."""
+    return (_Step(_title),)
 
 
 # Something@something with no space and a single @: worth normalising; anything else is left as given.
@@ -167,17 +186,27 @@ def _normalize_email() -> tuple[_Step, ...]:
     return (_Step(_email),)
 
 
-# An optional international prefix (+ or 00), a body of ASCII digits and the usual separators,
-# and an optional extension. Anything else (letters, vanity numbers, two numbers) is left alone.
+# The grammar: an optional international prefix (+ or 00), a body of ASCII digits and the usual
+# separators, an optional extension. Anything else (letters, vanity numbers, two numbers) is left alone.
 _PHONE = re.compile(
     r"\s*(?P<international>\+|00)?(?P<body>[0-9\s().\-/]*[0-9][0-9\s().\-/]*?)"
     r"(?:\s*(?:ext\.?|extension|x|\#)\s*(?P<extension>[0-9]+))?\s*",
     re.IGNORECASE,
 )
 _NOT_DIGIT = re.compile(r"[^0-9]")
+_DROP_SEPARATORS = str.maketrans("", "", " \t\n\r\f\v().-/")
 
 
 def _phone(value: str) -> str:
+    # Fast path for the common case, a number without extension: it gives what the grammar gives
+    # (00 is the prefix only when a digit follows it); everything else goes through the grammar.
+    stripped = value.strip()
+    plus = stripped.startswith("+")
+    digits = (stripped[1:] if plus else stripped).translate(_DROP_SEPARATORS)
+    if digits.isascii() and digits.isdigit():
+        if not plus and stripped.startswith("00") and len(digits) > 2:
+            return "+" + digits[2:]
+        return ("+" if plus else "") + digits
     match = _PHONE.fullmatch(value)
     if match is None:
         return value
