@@ -130,3 +130,15 @@ def token(
 def _safe_url(url: str) -> str:
     """The database URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def demo(
+    exit_when_synced: bool = typer.Option(
+        False, help="Stop once the demo tenants' first syncs finished (exit 1 if one failed)."
+    ),
+) -> None:
+    """Run everything offline: sandbox, gateway and Dagster, with three demo tenants connected and synced."""
+    from lineup_integrations.devtools.demo import run_demo
+
+    run_demo(exit_when_synced=exit_when_synced)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lineup_integrations.orchestration.partitions import tenant_partitions
 from lineup_integrations.providers import PROVIDERS
 from lineup_integrations.zoho.assets import contacts, zoho_contacts_raw
 
@@ -15,7 +14,6 @@ REMAP_JOB_NAME = "zoho_contacts_remap"
 zoho_contacts_sync_job = dg.define_asset_job(
     SYNC_JOB_NAME,
     selection=dg.AssetSelection.assets(zoho_contacts_raw, contacts),
-    partitions_def=tenant_partitions,
     executor_def=dg.in_process_executor,
     tags={"provider": "zoho"},
     description="Incremental sync of a tenant's Zoho contacts, then the mapping into Lineup's schema.",
@@ -24,7 +22,6 @@ zoho_contacts_sync_job = dg.define_asset_job(
 zoho_contacts_remap_job = dg.define_asset_job(
     REMAP_JOB_NAME,
     selection=dg.AssetSelection.assets(contacts),
-    partitions_def=tenant_partitions,
     executor_def=dg.in_process_executor,
     tags={"provider": "zoho"},
     description="Rebuild a tenant's contacts from stored raw records (after a mapping change); no API call.",

@@ -72,6 +72,10 @@ class MappingValidationError(ValueError):
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in self.problems))
 
 
+def _lookup_paths(lookup: ProviderField) -> str:
+    return " or ".join(f"{lookup.api_name}.{key}" for key in LOOKUP_KEYS)
+
+
 class _Checker:
     """Collects the problems of one change; `collection` is the request's name for the rule list."""
 
@@ -86,10 +90,14 @@ class _Checker:
     def add(self, field: str, message: str) -> None:
         self.problems.append(MappingProblem(field=field, message=message))
 
-    def rule(self, index: int, rule: FieldRule) -> FieldRule:
-        """Check one rule of the change; returns it, narrowed to inbound if it is bidirectional
-        onto a read-only provider field."""
-        at = f"{self.collection}[{index}]"
+    def rule(self, index: int, rule: FieldRule) -> FieldRule | None:
+        """Check one rule of the change; returns it (narrowed to inbound if it is bidirectional onto
+        a read-only provider field), or None when it has a problem."""
+        found = len(self.problems)
+        checked = self._rule(f"{self.collection}[{index}]", rule)
+        return checked if len(self.problems) == found else None
+
+    def _rule(self, at: str, rule: FieldRule) -> FieldRule:
         if self.schema.get(rule.source_field) is None:
             self.add(f"{at}.sourceField", f"unknown Lineup field {rule.source_field!r} for {self.schema.entity}; "
                                           f"known: {', '.join(self.schema.field_names)}")
@@ -123,8 +131,7 @@ class _Checker:
         if not keys:
             return kind
         if kind is not ValueKind.LOOKUP or len(keys) > 1 or keys[0] not in LOOKUP_KEYS:
-            reach = f"only {' or '.join(f'{target.api_name}.{key}' for key in LOOKUP_KEYS)}" \
-                if kind is ValueKind.LOOKUP else "no nested values"
+            reach = f"only {_lookup_paths(target)}" if kind is ValueKind.LOOKUP else "no nested values"
             self.add(f"{at}.targetField", f"{rule.target_field!r} does not exist: {self.provider} field "
                                           f"{target.api_name!r} ({target.data_type}) has {reach}")
             return None
@@ -134,8 +141,7 @@ class _Checker:
         described = f"{self.provider} field {rule.target_field!r} ({target.data_type})"
         if Direction.INBOUND in rule.flows:
             if kind is ValueKind.LOOKUP:
-                self.add(f"{at}.targetField", f"{described} is an object, not text: map "
-                                              f"{' or '.join(f'{target.api_name}.{key}' for key in LOOKUP_KEYS)}")
+                self.add(f"{at}.targetField", f"{described} is an object, not text: map {_lookup_paths(target)}")
             elif kind is ValueKind.UNSUPPORTED:
                 self.add(f"{at}.targetField", f"{described} cannot be read into a Lineup text field")
             elif kind is ValueKind.SCALAR:
@@ -147,9 +153,9 @@ class _Checker:
             self.add(f"{at}.targetField", f"{described} cannot be written from Lineup text (no transform "
                                           "converts it); make the rule inbound")
 
-    def duplicates_in_change(self, changes: Sequence[FieldRule]) -> None:
+    def duplicates_in_change(self, changes: Sequence[tuple[int, FieldRule]]) -> None:
         claimed: dict[tuple[str, Direction], int] = {}
-        for index, rule in enumerate(changes):
+        for index, rule in changes:
             clashes = {claimed[key] for key in ((rule.source_field, flow) for flow in rule.flows) if key in claimed}
             if clashes:
                 self.add(f"{self.collection}[{index}].sourceField",
@@ -157,15 +163,16 @@ class _Checker:
                          "in the same direction")
             claimed.update({(rule.source_field, flow): index for flow in rule.flows})
 
-    def merged(self, merged: Sequence[FieldRule], change_count: int) -> None:
-        first_change = len(merged) - change_count
+    def merged(self, merged: Sequence[FieldRule], change_indexes: Sequence[int]) -> None:
+        """`merged` ends with the change's rules, which came from `change_indexes` of the request."""
+        first_change = len(merged) - len(change_indexes)
         outbound = [(position, rule) for position, rule in enumerate(merged) if Direction.OUTBOUND in rule.flows]
         writers: dict[str, int] = {}
         for position, rule in outbound:
             earlier = writers.setdefault(rule.target_field, position)
             if earlier != position:
-                index = position - first_change
-                at = f"{self.collection}[{index}].targetField" if index >= 0 else self.collection
+                at = (f"{self.collection}[{change_indexes[position - first_change]}].targetField"
+                      if position >= first_change else self.collection)
                 self.add(at, f"{self.provider} field {rule.target_field!r} is already written outbound from "
                              f"Lineup field {merged[earlier].source_field!r}")
         if not outbound:
@@ -192,10 +199,15 @@ def merge_validated(
         checker.add(collection, "at least one rule is required")
         raise MappingValidationError(checker.problems)
     directed = [rule if rule.direction else rule.model_copy(update={"direction": direction}) for rule in changes]
-    checked = [checker.rule(index, rule) for index, rule in enumerate(directed)]
+    # A rule with a problem stays out of the merge, so that it does not cause knock-on problems.
+    checked: list[tuple[int, FieldRule]] = []
+    for index, rule in enumerate(directed):
+        valid = checker.rule(index, rule)
+        if valid is not None:
+            checked.append((index, valid))
     checker.duplicates_in_change(checked)
-    merged = merge_rules(current.rules, checked)
-    checker.merged(merged, len(checked))
+    merged = merge_rules(current.rules, [rule for _, rule in checked])
+    checker.merged(merged, [index for index, _ in checked])
     if checker.problems:
         raise MappingValidationError(checker.problems)
     return current.model_copy(update={"rules": merged})
