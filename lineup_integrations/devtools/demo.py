@@ -111,9 +111,9 @@ def process_group() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def start(processes: list[subprocess.Popen[bytes]], name: str, command: list[str], env: Mapping[str, str],
-          log_dir: Path) -> None:
+          log_dir: Path, cwd: Path = PROJECT_ROOT) -> None:
     log = (log_dir / f"{name}.log").open("wb")
-    processes.append(subprocess.Popen(command, env=dict(env), cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
+    processes.append(subprocess.Popen(command, env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True))
 
 
@@ -185,7 +185,9 @@ def run_demo(*, exit_when_synced: bool = False) -> None:
         wait_until_up(f"http://127.0.0.1:{SANDBOX_PORTS['zoho']}/_sandbox/stats", processes, "the sandbox")
         start(processes, "gateway", [exe, "gateway", "--port", str(GATEWAY_PORT)], env, log_dir)
         wait_until_up(f"http://127.0.0.1:{GATEWAY_PORT}/healthz", processes, "the gateway")
-        start(processes, "dagster", [dagster, "dev", "-w", "workspace.yaml", "-p", str(DAGSTER_PORT)], env, log_dir)
+        # From DAGSTER_HOME, so Dagster finds its dagster.yaml where it looks (the project's copy is the source).
+        start(processes, "dagster", [dagster, "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(DAGSTER_PORT)],
+              env, log_dir, cwd=Path(env["DAGSTER_HOME"]))
         wait_until_up(f"http://127.0.0.1:{DAGSTER_PORT}/server_info", processes, "Dagster")
         for tenant in DEMO_TENANTS:
             print(f"demo: seeding {tenant.contacts:,} contacts for {tenant.tenant_id} ({tenant.data_centre.upper()}) "

@@ -2,8 +2,9 @@
 
 `apply_inbound` works column by column: each inbound rule reads one provider column (following a
 dotted path into nested objects), checks value types for the whole column at once, runs its
-transforms over the column, and writes one Lineup column. No Python loop runs per record on the
-happy path; only the records that fail are visited one by one, to describe their errors.
+transforms over the column's distinct values, and writes one Lineup column. No Python loop runs
+per record on the happy path; only the records that fail are visited one by one, to describe
+their errors.
 
 A record fails when a value is not what a rule can transform — an object or a list where text
 is expected, a non-object where a dotted path expects one, a value longer than the Lineup field
@@ -15,22 +16,21 @@ a scalar provider field reaches a Lineup string.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping as MappingABC, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import infer_dtype
 from pydantic import BaseModel
 
 from lineup_integrations.core.mapping.model import Direction, Mapping
 from lineup_integrations.core.mapping.schema import LineupField, LineupSchema, lineup_schema
-from lineup_integrations.core.mapping.transforms import chain
+from lineup_integrations.core.mapping.transforms import Transform, chain, is_all_text, is_missing
 
 EXTERNAL_ID = "external_id"
 _SCALARS = (int, float, bool)
-_ALL_TEXT = frozenset({"string", "empty"})  # `infer_dtype` verdicts of a column with only text or missing
 _JSON_TYPE_NAMES = {dict: "an object", list: "a list"}
 
 
@@ -69,7 +69,10 @@ class _Errors:
 
 
 def _describe_types(values: pd.Series, rows: pd.Series, what: str) -> pd.Series:
-    return values[rows].map(lambda value: f"{what}: expected text, got {_JSON_TYPE_NAMES.get(type(value), type(value).__name__)}")
+    def describe(value: Any) -> str:
+        return f"{what}: expected text, got {_JSON_TYPE_NAMES.get(type(value), type(value).__name__)}"
+
+    return values[rows].map(describe)
 
 
 def _read_path(raw: pd.DataFrame, path: tuple[str, ...], errors: _Errors) -> pd.Series:
@@ -87,8 +90,8 @@ def _read_path(raw: pd.DataFrame, path: tuple[str, ...], errors: _Errors) -> pd.
 
 
 def _as_text(values: pd.Series, field: str, errors: _Errors) -> pd.Series:
-    """Text stays, numbers and booleans become text, missing becomes None, anything else is an error."""
-    if infer_dtype(values, skipna=True) in _ALL_TEXT:
+    """Text and missing stay, numbers and booleans become text, anything else is an error (and None)."""
+    if is_all_text(values):
         return values
     kinds = values.map(type)
     missing = values.isna()
@@ -102,12 +105,21 @@ def _as_text(values: pd.Series, field: str, errors: _Errors) -> pd.Series:
     return values
 
 
-def _longer_than(values: pd.Series, limit: int) -> pd.Series:
-    array = values.to_numpy(dtype=object)
-    present = ~pd.isna(array)
-    longer = np.zeros(len(array), dtype=bool)
-    longer[present] = _LENGTH(array[present]).astype(int) > limit
-    return pd.Series(longer, index=values.index)
+def _transform_distinct(values: pd.Series, transform: Transform) -> tuple[np.ndarray, np.ndarray]:
+    """`transform` applied to each distinct value once (names, titles, companies repeat a lot in
+    CRM data), then spread back to the rows: `(distinct results, row → distinct index)`. Missing
+    values share one slot, which `default:` may fill."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object))
+    codes[codes < 0] = len(uniques)
+    distinct = pd.Series(np.append(np.asarray(uniques, dtype=object), None), dtype=object)
+    return transform.apply(distinct).to_numpy(dtype=object, na_value=None), codes
+
+
+def _longer_than(values: np.ndarray, limit: int) -> np.ndarray:
+    present = ~pd.isna(values)
+    longer = np.zeros(len(values), dtype=bool)
+    longer[present] = _LENGTH(values[present]).astype(int) > limit
+    return longer
 
 
 _LENGTH = np.frompyfunc(len, 1, 1)
@@ -120,14 +132,11 @@ def _frame(records: pd.DataFrame | Sequence[MappingABC[str, Any]], columns: list
 
 
 def _payload(records: pd.DataFrame | Sequence[MappingABC[str, Any]], row: int) -> dict[str, Any]:
+    """The record as given, JSON-safe (it is stored in the dead-letter table): a frame's row goes
+    through pandas' JSON writer, which turns NaN into null and numpy scalars into numbers."""
     if isinstance(records, pd.DataFrame):
-        item = records.iloc[row]
-        return {str(key): (None if _is_missing(value) else value) for key, value in item.items()}
+        return json.loads(records.iloc[[row]].to_json(orient="records", date_format="iso"))[0]
     return dict(records[row])
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
 
 
 def _lineup_field(schema: LineupSchema, name: str) -> LineupField:
@@ -150,26 +159,27 @@ def apply_inbound(
 
     ids = _as_text(raw[id_field], id_field, errors)
     errors.add(ids.isna() & raw[id_field].isna(), f"{id_field}: missing")
-    columns: dict[str, pd.Series] = {EXTERNAL_ID: ids}
+    columns: dict[str, np.ndarray] = {EXTERNAL_ID: ids.to_numpy(dtype=object, na_value=None)}
     for rule in rules:
         values = _as_text(_read_path(raw, rule.target_path, errors), rule.target_field, errors)
-        values = chain(rule.transform).apply(values)
+        distinct, rows = _transform_distinct(values, chain(rule.transform))
         limit = limits[rule.source_field]
         if limit is not None:
-            errors.add(_longer_than(values, limit),
+            errors.add(pd.Series(_longer_than(distinct, limit)[rows], index=raw.index),
                        f"{rule.target_field}: longer than the {limit} characters Lineup's {rule.source_field} holds")
-        columns[rule.source_field] = values
+        columns[rule.source_field] = distinct[rows]
 
     failures = errors.by_row()
     keep = np.ones(len(raw), dtype=bool)
     keep[failures.index.to_numpy(dtype=int)] = False
     frame = pd.DataFrame(
-        {name: (columns[name][keep].to_numpy(dtype=object, na_value=None) if name in columns else None)
+        {name: (columns[name][keep] if name in columns else None)
          for name in (EXTERNAL_ID, *schema.field_names)},
         index=pd.RangeIndex(int(keep.sum())), dtype=object,
     )
     rejected = [
-        RejectedRecord(external_id=None if _is_missing(ids[row]) else ids[row], error=message, payload=_payload(records, int(row)))
+        RejectedRecord(external_id=None if is_missing(ids[row]) else ids[row], error=message,
+                       payload=_payload(records, int(row)))
         for row, message in failures.items()
     ]
     return MappedBatch(frame=frame, rejected=rejected, mapping_version=mapping.version)

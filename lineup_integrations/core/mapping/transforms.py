@@ -2,9 +2,9 @@
 
 A rule names a transform (`"trim"`), a parameterised one (`"default:Unknown"`) or an ordered list
 of them (`["trim", "title_case"]`, applied left to right). Each transform is defined once, as a
-function of one string; `Transform.apply` lifts it to a column (one numpy ufunc pass over the text
-cells, which on object columns is what pandas' own `.str` methods do, minus their overhead), and calling the `Transform` applies it to one value. The contract,
-the same in both forms:
+function of one string; `Transform.apply` lifts it to a column (one numpy ufunc pass over the
+text cells — on object columns that is what pandas' own `.str` methods do, minus their overhead),
+and calling a `Transform` applies it to one value. The contract, the same in both forms:
 
 - text is transformed, and no string ever makes a transform raise;
 - `None` (and any other missing marker) stays missing, except for `default:<value>`;
@@ -36,13 +36,19 @@ class UnknownTransformError(ValueError):
     """A transform spec that names no registered transform, or lacks its parameter."""
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """None or NaN: what pandas counts as a missing cell of an object column."""
     return value is None or (isinstance(value, float) and value != value)
 
 
-def text_mask(values: np.ndarray) -> np.ndarray:
+def is_all_text(values: pd.Series | np.ndarray) -> bool:
+    """Whether every cell is text or missing (one C-speed scan that stops at the first other value)."""
+    return infer_dtype(values, skipna=True) in _ALL_TEXT
+
+
+def _text_mask(values: np.ndarray) -> np.ndarray:
     """Which cells of an object array hold text (one C-speed type scan when all of them do)."""
-    if infer_dtype(values, skipna=True) in _ALL_TEXT:
+    if is_all_text(values):
         return ~pd.isna(values)
     return _IS_TEXT(values).astype(bool)
 
@@ -56,7 +62,7 @@ class _Step:
     missing: str | None = None  # what a missing value becomes; None keeps it missing
 
     def one(self, value: Any) -> Any:
-        if _is_missing(value):
+        if is_missing(value):
             return self.missing
         return self.text(value) if isinstance(value, str) else value
 
@@ -64,7 +70,7 @@ class _Step:
         # numpy's ufunc loop over the text cells only, and no dtype inference on the result.
         values = series.to_numpy(dtype=object)
         result = values.copy()
-        is_text = text_mask(values)
+        is_text = _text_mask(values)
         if is_text.any():
             result[is_text] = np.frompyfunc(self.text, 1, 1)(values[is_text])
         if self.missing is not None:
@@ -74,7 +80,7 @@ class _Step:
 
 @dataclass(frozen=True)
 class Transform:
-    """A resolved spec: `apply(series)` transforms a column, `transform(value)` one value.
+    """A resolved spec: `apply(series)` transforms a column; calling it transforms one value.
     `none` has no steps; a chain has the steps of its parts, in order."""
 
     spec: str
@@ -92,9 +98,12 @@ class Transform:
         return series
 
 
+_Builder = Callable[..., tuple[_Step, ...]]  # the transform's parameter, if it takes one → its steps
+
+
 @dataclass(frozen=True)
 class _Definition:
-    build: Callable[..., tuple[_Step, ...]]
+    build: _Builder
     idempotent: bool
     takes_parameter: bool
     doc: str
@@ -103,8 +112,8 @@ class _Definition:
 _REGISTRY: dict[str, _Definition] = {}
 
 
-def _register(name: str, *, idempotent: bool, takes_parameter: bool = False) -> Callable[[Callable[..., tuple[_Step, ...]]], Callable[..., tuple[_Step, ...]]]:
-    def decorate(build: Callable[..., tuple[_Step, ...]]) -> Callable[..., tuple[_Step, ...]]:
+def _register(name: str, *, idempotent: bool, takes_parameter: bool = False) -> Callable[[_Builder], _Builder]:
+    def decorate(build: _Builder) -> _Builder:
         _REGISTRY[name] = _Definition(build, idempotent, takes_parameter, (build.__doc__ or "").strip())
         return build
 

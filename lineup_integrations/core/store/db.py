@@ -1,9 +1,11 @@
 """Engine, sessions, locking and bulk upserts over SQLite (default) or PostgreSQL.
 
 SQLite is put in WAL mode with a busy timeout so that the gateway, the Dagster run workers and
-the CLI can share one file; `locked_session` takes SQLite's write lock up front (`BEGIN
-IMMEDIATE`) so a read-then-write critical section (token refresh) cannot interleave. On
-PostgreSQL the same section uses `SELECT … FOR UPDATE` on the row it guards.
+the CLI can share one file. Every SQLite transaction takes the write lock up front (`BEGIN
+IMMEDIATE`): a deferred transaction that reads and then writes cannot wait for the lock when
+another process committed in between (SQLite answers "database is locked" at once), whereas an
+immediate one simply queues behind the busy timeout. Readers are never blocked in WAL mode.
+On PostgreSQL, a read-then-write critical section (token refresh) uses `SELECT … FOR UPDATE`.
 """
 
 from __future__ import annotations
@@ -61,10 +63,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_store_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._locked_sessions = sessionmaker(
-            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
-        )
+        self._sessions = sessionmaker(self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -78,9 +77,9 @@ class Store:
 
     @contextlib.contextmanager
     def locked_session(self) -> Iterator[Session]:
-        """A transaction that holds the write lock from its first statement (SQLite) — use
-        `select(...).with_for_update()` inside it to lock the row on PostgreSQL."""
-        with self._locked_sessions.begin() as session:
+        """A transaction for a read-then-write critical section: on SQLite every transaction already
+        holds the write lock; on PostgreSQL use `select(...).with_for_update()` inside it."""
+        with self._sessions.begin() as session:
             yield session
 
     def upgrade(self) -> None:

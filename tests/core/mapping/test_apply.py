@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pandas as pd
@@ -128,3 +129,12 @@ def test_an_unvalidated_mapping_naming_an_unknown_field_is_a_programming_error()
     bad = Mapping(provider="zoho", entity="contacts", rules=(FieldRule(source_field="nickname", target_field="Nickname"),))
     with pytest.raises(ValueError, match="nickname"):
         apply_inbound([zoho_contact(1)], bad)
+
+
+def test_rejected_rows_of_a_frame_are_json_safe(default: Mapping) -> None:
+    frame = pd.DataFrame({"id": [1, 2], "Email": ["a@b.c", {"x": 1}], "Last_Name": [None, "Roe"]})
+    batch = apply_inbound(frame, default)
+    assert batch.frame[EXTERNAL_ID].tolist() == ["1"]
+    [rejected] = batch.rejected
+    assert rejected.payload == {"id": 2, "Email": {"x": 1}, "Last_Name": "Roe"}
+    assert type(rejected.payload["id"]) is int and json.loads(json.dumps(rejected.payload)) == rejected.payload

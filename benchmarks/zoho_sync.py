@@ -1,0 +1,379 @@
+"""Zoho contacts sync benchmark (issue 4 "Benchmark", issue 5's mapping figure). A script, not a test.
+
+    .venv/bin/python benchmarks/zoho_sync.py        (or `make bench`)
+
+What it measures, against the provider sandbox running in a separate process (so the server's
+JSON encoding does not compete with the sync for this process's GIL, as it would not in production):
+
+- **ratio_to_fetch_limit**, per store backend (SQLite file, throwaway PostgreSQL): a full sync of
+  one tenant with 100,000 contacts — `ContactsSync.run(full_refresh=True)` then
+  `ContactsMapper.run()`, through the real `ZohoResource.client_for` — divided by the *fetch
+  limit*, a plain loop that only fetches and parses the same pages (same fields, per_page 200,
+  page tokens) from the same sandbox. Each round runs the fetch limit, then the sync on a fresh
+  migrated store; the medians of the rounds are compared. Target ≤ 2.0.
+- **mapping**: mapping 100,000 raw contacts, as a fraction of the fetch-limit time — the
+  `ContactsMapper` run of the sync (from the store, in chunks) and `apply_inbound` alone over the
+  raw payloads. Target < 20 %.
+- **memory**: peak RSS of a fresh child process that runs only the sync + mapping of one tenant,
+  at 10,000 and at 200,000 contacts. Target: difference ≤ 50 MB (streaming pages, chunked mapping).
+
+Every figure is printed on one plain line with PASS/FAIL; the exit code is 1 when a target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import httpx
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a plain script from any directory
+    sys.path.insert(0, str(ROOT))
+
+from lineup_integrations.core.mapping import active_mapping, apply_inbound  # noqa: E402
+from lineup_integrations.core.oauth import OAuthEngine, configured_providers  # noqa: E402
+from lineup_integrations.core.settings import Settings  # noqa: E402
+from lineup_integrations.core.store import RawRecord, Store  # noqa: E402
+from lineup_integrations.core.vault import KeyRing, Vault  # noqa: E402
+from lineup_integrations.devtools.local_postgres import LocalPostgres, PostgresUnavailable, local_postgres  # noqa: E402
+from lineup_integrations.orchestration.resources import StoreResource, VaultResource  # noqa: E402
+from lineup_integrations.zoho.client import ZohoClient  # noqa: E402
+from lineup_integrations.zoho.contacts import CHUNK_SIZE, ContactsMapper  # noqa: E402
+from lineup_integrations.zoho.resource import ZohoResource  # noqa: E402
+from lineup_integrations.zoho.sync import CONTACT_FIELDS, ENTITY, PROVIDER, ContactsSync  # noqa: E402
+
+RATIO_TARGET = 2.0
+MAPPING_SHARE_TARGET = 0.20
+MEMORY_GROWTH_TARGET_MB = 50.0
+PER_PAGE = 200
+DAILY_CREDITS = 10_000_000
+SANDBOX_CLIENT_ID = "sandbox-zoho-client"
+SANDBOX_CLIENT_SECRET = "sandbox-zoho-secret"
+REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback"
+SANDBOX_STARTUP_SECONDS = 60.0
+TENANT = "bench"
+
+
+# -- the sandbox, in its own process ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def sandbox_process() -> Iterator[str]:
+    """Run `lineup-integrations sandbox` on free ports; yield the Zoho base URL once it serves.
+
+    Readiness is the server's own announcement (`zoho sandbox: http://…`, printed after its
+    sockets accept connections), read from its stdout; the process is stopped on exit."""
+    command = [sys.executable, "-c", "from lineup_integrations.cli import app; app()", "sandbox",
+               "--zoho-port", str(_free_port()), "--google-port", str(_free_port()),
+               "--outlook-port", str(_free_port())]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = _announced_zoho_url(process)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _announced_zoho_url(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + SANDBOX_STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the sandbox exited before serving (exit code {process.wait()})")
+        if line.startswith("zoho sandbox: "):
+            return line.split()[2]
+    raise RuntimeError("the sandbox did not announce its Zoho port in time")
+
+
+@dataclass(frozen=True)
+class ZohoSandbox:
+    base_url: str
+
+    def control(self, path: str, body: dict[str, Any]) -> Any:
+        response = httpx.post(f"{self.base_url}/_sandbox/{path}", json=body, timeout=300.0)
+        response.raise_for_status()
+        return response.json()
+
+    def organisation(self, login: str, contacts: int, *, dc: str = "eu") -> str:
+        """A Zoho org with `contacts` seeded contacts and a budget no benchmark exhausts; its id."""
+        org_id = self.control("accounts", {"login": login, "dc": dc})["account_id"]
+        self.control(f"crm/orgs/{org_id}/seed", {"count": contacts, "seed": 7})
+        self.control(f"crm/orgs/{org_id}/limits", {"daily_credits": DAILY_CREDITS})
+        return org_id
+
+
+# -- a connected tenant --------------------------------------------------------------------------
+
+
+def point_at_sandbox(base_url: str, encryption_keys: str) -> None:
+    """The documented variables that point settings, the vault and a child process at the sandbox."""
+    os.environ.update({
+        "ZOHO_BASE_URL": base_url, "ZOHO_CLIENT_ID": SANDBOX_CLIENT_ID, "ZOHO_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "ZOHO_REDIRECT_URI": REDIRECT_URI, "ENCRYPTION_KEYS": encryption_keys,
+    })  # fmt: skip
+
+
+def connect_tenant(store: Store, tenant_id: str, login: str) -> None:
+    """The real OAuth flow through `OAuthEngine`: begin → the sandbox approves (302) → complete."""
+    with httpx.Client(timeout=30.0) as http:
+        engine = OAuthEngine(store, Vault(KeyRing.from_env()), configured_providers(Settings.from_env()), http=http)
+        auth_url = engine.begin(tenant_id, PROVIDER, actor="benchmark", login_hint=login)
+        redirect = http.get(auth_url, follow_redirects=False)
+        if redirect.status_code != 302:
+            raise RuntimeError(f"the sandbox did not approve the authorization ({redirect.status_code})")
+        engine.complete(PROVIDER, dict(httpx.URL(redirect.headers["location"]).params))
+
+
+def fresh_store(url: str, login: str) -> Store:
+    store = Store(url)
+    store.upgrade()
+    connect_tenant(store, TENANT, login)
+    return store
+
+
+@contextlib.contextmanager
+def zoho_client(store_url: str) -> Iterator[ZohoClient]:
+    """`ZohoResource.client_for` as a Dagster run gets it (pooled HTTP, OAuth engine, retries)."""
+    zoho = ZohoResource(
+        client_id=os.environ["ZOHO_CLIENT_ID"], client_secret=os.environ["ZOHO_CLIENT_SECRET"],
+        redirect_uri=REDIRECT_URI, base_url=os.environ["ZOHO_BASE_URL"], daily_credit_budget=DAILY_CREDITS,
+        store=StoreResource(database_url=store_url), vault=VaultResource(encryption_keys=os.environ["ENCRYPTION_KEYS"]),
+    )  # fmt: skip
+    context = dg.build_init_resource_context()
+    zoho.setup_for_execution(context)
+    try:
+        yield zoho.client_for(TENANT)
+    finally:
+        zoho.teardown_after_execution(context)
+
+
+# -- what is timed ---------------------------------------------------------------------------------
+
+
+def fetch_limit(client: ZohoClient) -> tuple[float, int]:
+    """Seconds to fetch and parse every page of the sync's query, doing nothing else; and the records."""
+    started = time.perf_counter()
+    records = 0
+    for page in client.iter_contact_pages(fields=CONTACT_FIELDS, per_page=PER_PAGE,
+                                          sort_by="Modified_Time", sort_order="asc"):
+        records += len(page.records)
+    return time.perf_counter() - started, records
+
+
+@dataclass(frozen=True)
+class SyncTiming:
+    sync_s: float  # raw sync + mapping: the full pipeline
+    raw_s: float
+    mapper_s: float
+    fetched: int
+    mapped: int
+
+
+def full_sync(store: Store, client: ZohoClient) -> SyncTiming:
+    started = time.perf_counter()
+    stats = ContactsSync(store, client, TENANT, per_page=PER_PAGE).run(full_refresh=True)
+    landed = time.perf_counter()
+    mapped = ContactsMapper(store, TENANT).run()
+    finished = time.perf_counter()
+    return SyncTiming(finished - started, landed - started, finished - landed, stats.fetched, mapped.upserted)
+
+
+def apply_inbound_alone(store: Store) -> tuple[float, int]:
+    """Seconds `apply_inbound` alone takes over every raw payload (chunks as the mapper sizes them)."""
+    mapping = active_mapping(store, TENANT, PROVIDER, ENTITY).mapping
+    with store.session() as session:
+        payloads = list(session.scalars(select(RawRecord.payload).where(
+            RawRecord.tenant_id == TENANT, RawRecord.provider == PROVIDER, RawRecord.entity == ENTITY)))  # fmt: skip
+    started = time.perf_counter()
+    for start in range(0, len(payloads), CHUNK_SIZE):
+        apply_inbound(payloads[start : start + CHUNK_SIZE], mapping)
+    return time.perf_counter() - started, len(payloads)
+
+
+# -- per backend -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    name: str
+    contacts: int
+    fetch_s: float
+    timing: SyncTiming  # the median round's
+    sync_s: float
+    apply_inbound_s: float  # `apply_inbound` alone over the last round's raw payloads
+
+    @property
+    def ratio(self) -> float:
+        return self.sync_s / self.fetch_s
+
+
+def bench_backend(name: str, new_store_url: Iterator[str], login: str, contacts: int, rounds: int) -> BackendResult:
+    fetches: list[float] = []
+    timings: list[SyncTiming] = []
+    apply_s = 0.0
+    for _ in range(rounds):
+        url = next(new_store_url)
+        store = fresh_store(url, login)
+        try:
+            with zoho_client(url) as client:
+                seconds, records = fetch_limit(client)
+                if records != contacts:
+                    raise RuntimeError(f"the fetch limit saw {records} records, expected {contacts}")
+                fetches.append(seconds)
+                timing = full_sync(store, client)
+            if (timing.fetched, timing.mapped) != (contacts, contacts):
+                raise RuntimeError(f"the sync landed {timing.fetched} and mapped {timing.mapped}, expected {contacts}")
+            timings.append(timing)
+            apply_s, payloads = apply_inbound_alone(store)
+            if payloads != contacts:
+                raise RuntimeError(f"the store holds {payloads} raw payloads, expected {contacts}")
+        finally:
+            store.dispose()
+    median_sync = statistics.median(t.sync_s for t in timings)
+    typical = min(timings, key=lambda t: abs(t.sync_s - median_sync))
+    return BackendResult(name, contacts, statistics.median(fetches), typical, median_sync, apply_s)
+
+
+def sqlite_urls(folder: Path) -> Iterator[str]:
+    while True:
+        yield f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+
+
+def postgres_urls(server: LocalPostgres) -> Iterator[str]:
+    while True:
+        database = f"bench_{uuid.uuid4().hex[:8]}"
+        server.execute(f"CREATE DATABASE {database}")
+        yield server.url(database)
+
+
+# -- memory: a fresh child process per size ----------------------------------------------------------
+
+
+def memory_child(store_url: str) -> None:
+    """The child's whole job: sync + map one tenant, then report its peak RSS (KiB on Linux) as JSON."""
+    store = Store(store_url)
+    with zoho_client(store_url) as client:
+        timing = full_sync(store, client)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_kib": peak_kib, "fetched": timing.fetched, "mapped": timing.mapped}))
+
+
+def peak_rss_mb(sandbox: ZohoSandbox, folder: Path, contacts: int) -> float:
+    login = f"memory-{contacts}@bench.example"
+    sandbox.organisation(login, contacts)
+    url = f"sqlite:///{folder / f'memory-{contacts}.db'}"
+    fresh_store(url, login).dispose()
+    output = subprocess.run([sys.executable, __file__, "--memory-child", url], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout  # fmt: skip
+    report = json.loads(output.strip().splitlines()[-1])
+    if report["mapped"] < contacts:
+        raise RuntimeError(f"the memory run mapped {report['mapped']} of {contacts} contacts")
+    return report["peak_rss_kib"] / 1024
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+def verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=100_000, help="contacts of the timed full sync")
+    parser.add_argument("--rounds", type=int, default=2, help="fetch-limit/sync rounds per backend (median)")
+    parser.add_argument("--memory-sizes", type=int, nargs=2, default=(10_000, 200_000), metavar=("SMALL", "LARGE"))
+    parser.add_argument("--backends", nargs="+", choices=("sqlite", "postgres"), default=("sqlite", "postgres"))
+    parser.add_argument("--memory-child", metavar="STORE_URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return 0
+
+    failed = False
+    folder = Path(tempfile.mkdtemp(prefix="lineup-bench-"))
+    try:
+        with sandbox_process() as base_url, contextlib.ExitStack() as stack:
+            point_at_sandbox(base_url, f"bench:{base64.b64encode(os.urandom(32)).decode()}")
+            sandbox = ZohoSandbox(base_url)
+            login = "timed@bench.example"
+            sandbox.organisation(login, args.contacts)
+            results: list[BackendResult] = []
+            for backend in args.backends:
+                if backend == "sqlite":
+                    urls = sqlite_urls(folder)
+                else:
+                    try:
+                        urls = postgres_urls(stack.enter_context(local_postgres()))
+                    except PostgresUnavailable as error:
+                        print(f"postgres  SKIPPED: {error}")
+                        continue
+                result = bench_backend(backend, urls, login, args.contacts, args.rounds)
+                results.append(result)
+                passed = result.ratio <= RATIO_TARGET
+                failed |= not passed
+                print(f"{backend:<8}  contacts={result.contacts}  records/s={result.contacts / result.sync_s:,.0f}  "
+                      f"fetch_limit_s={result.fetch_s:.2f}  sync_s={result.sync_s:.2f}  "
+                      f"(raw={result.timing.raw_s:.2f} map={result.timing.mapper_s:.2f})  "
+                      f"ratio_to_fetch_limit={result.ratio:.2f}  target<={RATIO_TARGET}  {verdict(passed)}",
+                      flush=True)  # fmt: skip
+            for result in results:
+                share = result.timing.mapper_s / result.fetch_s
+                failed |= share >= MAPPING_SHARE_TARGET
+                print(f"mapping   {result.name:<8}  ContactsMapper {result.contacts} contacts: "
+                      f"{result.timing.mapper_s:.2f} s = {share:.1%} of fetch limit  "
+                      f"target<{MAPPING_SHARE_TARGET:.0%}  {verdict(share < MAPPING_SHARE_TARGET)}", flush=True)
+            for result in results:
+                share = result.apply_inbound_s / result.fetch_s
+                failed |= share >= MAPPING_SHARE_TARGET
+                print(f"mapping   {result.name:<8}  apply_inbound alone {result.contacts} payloads: "
+                      f"{result.apply_inbound_s:.2f} s = {share:.1%} of fetch limit  "
+                      f"target<{MAPPING_SHARE_TARGET:.0%}  {verdict(share < MAPPING_SHARE_TARGET)}", flush=True)
+
+            small, large = args.memory_sizes
+            small_mb = peak_rss_mb(sandbox, folder, small)
+            large_mb = peak_rss_mb(sandbox, folder, large)
+            growth = large_mb - small_mb
+            failed |= growth > MEMORY_GROWTH_TARGET_MB
+            print(f"memory    sqlite  peak_rss_mb@{small}={small_mb:.1f}  peak_rss_mb@{large}={large_mb:.1f}  "
+                  f"difference_mb={growth:.1f}  target<={MEMORY_GROWTH_TARGET_MB:.0f}  "
+                  f"{verdict(growth <= MEMORY_GROWTH_TARGET_MB)}", flush=True)  # fmt: skip
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print("RESULT", verdict(not failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
