@@ -81,7 +81,6 @@ def demo_environment(data_dir: Path) -> dict[str, str]:
         "LINEUP_DATABASE_URL": f"sqlite:///{data_dir / 'lineup.db'}",
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_GRAPHQL_URL": f"http://127.0.0.1:{DAGSTER_PORT}/graphql",
-        "LINEUP_SANDBOX_ZOHO_URL": sandbox["zoho"],
     }
     for provider, prefix in (("zoho", "ZOHO"), ("google_calendar", "GOOGLE"), ("outlook_calendar", "OUTLOOK")):
         environment[f"{prefix}_BASE_URL"] = sandbox[provider]

@@ -16,7 +16,9 @@ from lineup_integrations.core.store import Store
 from lineup_integrations.gateway.auth import signing_key
 from lineup_integrations.gateway.errors import install_error_handlers
 from lineup_integrations.gateway.logs import install_log_redaction, log_requests
+from lineup_integrations.gateway.provider_fields import registry_field_source
 from lineup_integrations.gateway.routes import health, integrations, mapping, sync
+from lineup_integrations.gateway.routes.mapping import use_provider_fields
 
 ROUTERS: list[APIRouter] = [health.router, integrations.router, mapping.router, sync.router]
 
@@ -36,6 +38,7 @@ def create_app(store: Store, oauth: OAuthEngine, settings: Settings) -> FastAPI:
     app.middleware("http")(log_requests)
     for router in ROUTERS:
         app.include_router(router)
+    use_provider_fields(app, registry_field_source(store, oauth))
     return app
 
 

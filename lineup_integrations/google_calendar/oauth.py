@@ -3,7 +3,9 @@
 `access_type=offline` + `prompt=consent` make Google return a refresh token on every consent
 (otherwise only the first one gets it); `include_granted_scopes=true` keeps scopes granted
 earlier. Refresh tokens do not rotate; a dead one is `invalid_grant`. The connected account is
-labelled by the `email` claim of the `id_token` Google returns for the `openid email` scopes.
+labelled by the `email` claim of the `id_token` Google returns for the `openid email` scopes,
+once the engine has verified it against Google's keys (`/oauth2/v3/certs`), audience (our
+client id) and issuer.
 
 With `GOOGLE_BASE_URL` set (the sandbox), it stands in for accounts.google.com,
 oauth2.googleapis.com and www.googleapis.com alike.
@@ -31,6 +33,8 @@ SCOPES = (
 REAL_AUTHORIZE_HOST = "https://accounts.google.com"
 REAL_TOKEN_HOST = "https://oauth2.googleapis.com"
 REAL_API_HOST = "https://www.googleapis.com"
+REAL_ISSUERS = ("https://accounts.google.com", "accounts.google.com")  # Google uses both spellings
+JWKS_PATH = "/oauth2/v3/certs"
 
 
 def account_email(_http: httpx.Client, granted: GrantedAccess) -> str | None:
@@ -57,4 +61,6 @@ def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthPro
         redirect_uri=client.redirect_uri,
         api_base_url=base or REAL_API_HOST,
         account_id=account_email,
+        id_token_jwks_url=f"{base or REAL_API_HOST}{JWKS_PATH}",
+        id_token_issuers=(base,) if base else REAL_ISSUERS,
     )

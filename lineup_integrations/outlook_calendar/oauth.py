@@ -5,7 +5,10 @@ id/domain) comes from `OUTLOOK_TENANT`. The v2 token endpoint wants `scope` on c
 grants; every refresh returns a new refresh token (the engine stores it). There is no revoke
 endpoint, so disconnecting only forgets the grant. A dead grant is `invalid_grant` (AADSTS
 70008, 50173, …), or `interaction_required` / `consent_required` when only the user can fix it.
-The connected account is the `oid` (user) claim of an `id_token`, when one comes back.
+The connected account is the `oid` (user) claim of the `id_token` that the `openid` scope
+brings back (`profile` adds `preferred_username`), once the engine has verified it against the
+tenant segment's keys (`/{tenant}/discovery/v2.0/keys`), audience (our client id) and issuer
+(`{login host}/{tid}/v2.0`, the token's own directory).
 
 With `OUTLOOK_BASE_URL` set (the sandbox), it stands in for login.microsoftonline.com and
 graph.microsoft.com.
@@ -26,7 +29,8 @@ from lineup_integrations.core.oauth import (
 from lineup_integrations.core.settings import Settings
 
 PROVIDER = "outlook_calendar"
-SCOPES = ("offline_access", "User.Read", "Calendars.ReadWrite")
+# `openid` makes Microsoft return the id_token that names the account; `profile` its username.
+SCOPES = ("offline_access", "User.Read", "Calendars.ReadWrite", "openid", "profile")
 REAL_LOGIN_HOST = "https://login.microsoftonline.com"
 REAL_GRAPH_HOST = "https://graph.microsoft.com"
 DEFAULT_TENANT = "common"
@@ -43,7 +47,8 @@ def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthPro
     client = client_registration(settings, PROVIDER, "OUTLOOK")
     base = base_url_from_env("OUTLOOK_BASE_URL", base_url)
     tenant = (os.environ.get("OUTLOOK_TENANT") or DEFAULT_TENANT).strip()
-    endpoints = f"{base or REAL_LOGIN_HOST}/{tenant}/oauth2/v2.0"
+    login_host = base or REAL_LOGIN_HOST
+    endpoints = f"{login_host}/{tenant}/oauth2/v2.0"
     return OAuthProviderConfig(
         name=PROVIDER,
         authorize_url=f"{endpoints}/authorize",
@@ -58,4 +63,6 @@ def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthPro
         scopes_on_token_requests=True,
         reauthorization_errors=frozenset({"invalid_grant", "interaction_required", "consent_required"}),
         account_id=account_object_id,
+        id_token_jwks_url=f"{login_host}/{tenant}/discovery/v2.0/keys",
+        id_token_issuers=(f"{login_host}/{{tid}}/v2.0",),
     )

@@ -11,11 +11,12 @@ from pydantic import Field
 
 from lineup_integrations.core.http import ApiError, AuthenticationError, ScopeError, TransportFailure
 from lineup_integrations.core.oauth import OAuthError, ReauthorizationRequiredError
+from lineup_integrations.core.store import IntegrationNotConnectedError
 from lineup_integrations.orchestration.partitions import tenant_partitions
 from lineup_integrations.orchestration.resources import StoreResource
 from lineup_integrations.orchestration.retries import permanent_failure, request_spec_retry
 from lineup_integrations.zoho.contacts import ContactsMapper
-from lineup_integrations.zoho.resource import TenantNotSyncableError, ZohoResource
+from lineup_integrations.zoho.resource import ZohoResource
 from lineup_integrations.zoho.sync import ContactsSync
 
 PROVIDER = "zoho"
@@ -47,7 +48,7 @@ def zoho_contacts_raw(context: dg.AssetExecutionContext, config: ZohoSyncConfig,
         stats = ContactsSync(store.get(), client, tenant_id, per_page=config.per_page).run(
             full_refresh=config.full_refresh, since=since
         )
-    except TenantNotSyncableError as error:
+    except IntegrationNotConnectedError as error:
         raise permanent_failure(str(error)) from None
     except ReauthorizationRequiredError:
         raise permanent_failure(

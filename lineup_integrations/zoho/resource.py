@@ -1,37 +1,32 @@
 """Zoho CRM as a Dagster resource: an authenticated, quota-aware API client for one tenant at a time.
 
-The resource owns one pooled HTTP client per run process and the OAuth engine that keeps each
-tenant's token fresh (refreshed 5 minutes before expiry under a per-integration lock, and once
-more on a 401 `INVALID_TOKEN` mid-run). Client id and secret come from the environment through
-`dg.EnvVar`; token state lives in the store, never on the resource.
+The resource holds the OAuth engine that keeps each tenant's token fresh (refreshed 5 minutes
+before expiry under a per-integration lock, and once more on a 401 `INVALID_TOKEN` mid-run); HTTP
+goes through the process's one pooled client for Zoho. Client id and secret come from the
+environment through `dg.EnvVar`; token state lives in the store, never on the resource.
 
 `ZohoSandboxResource` is the resource's twin for the demo and tests: the same code, pointed at
 the local sandbox (`lineup-integrations sandbox`) with the sandbox's client registration.
 """
 
-
 import os
 
 import dagster as dg
-import httpx
 from pydantic import PrivateAttr
-from sqlalchemy import select
 
-from lineup_integrations.core.mapping import ProviderField, cached_provider_fields
-from lineup_integrations.core.http import RateLimitTracker, RetryingClient, RetrySettings
-from lineup_integrations.core.oauth import OAuthEngine
+from lineup_integrations.core.http import RetrySettings
+from lineup_integrations.core.mapping import ProviderField
+from lineup_integrations.core.oauth import OAuthEngine, OAuthProviderConfig
 from lineup_integrations.core.settings import ProviderCredentials, Settings
-from lineup_integrations.core.store import Integration, IntegrationStatus
 from lineup_integrations.orchestration.resources import StoreResource, VaultResource
+from lineup_integrations.zoho import tenant_client
 from lineup_integrations.zoho.client import ZohoClient
 from lineup_integrations.zoho.oauth import oauth_config
+from lineup_integrations.zoho.tenant_client import ZohoClientSettings
 
 PROVIDER = "zoho"
 DEFAULT_REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback"
-
-
-class TenantNotSyncableError(Exception):
-    """The tenant has no usable Zoho integration (never connected, disconnected, or awaiting re-consent)."""
+SANDBOX_URL = "http://127.0.0.1:8801"
 
 
 class ZohoResource(dg.ConfigurableResource):
@@ -40,7 +35,7 @@ class ZohoResource(dg.ConfigurableResource):
     client_id: str
     client_secret: str
     redirect_uri: str = DEFAULT_REDIRECT_URI
-    base_url: str | None = None  # None: the real Zoho hosts; set to the sandbox's URL offline
+    base_url: str | None = None  # None: the real Zoho hosts; the sandbox's URL offline
     api_version: str = "v8"
     daily_credit_budget: int = 5000  # the spec's figure; Zoho's real budget depends on the edition
     max_http_attempts: int = 5
@@ -49,19 +44,12 @@ class ZohoResource(dg.ConfigurableResource):
     store: StoreResource
     vault: VaultResource
 
-    _http: httpx.Client | None = PrivateAttr(default=None)
     _oauth: OAuthEngine | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._http = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0),
-                                  limits=httpx.Limits(max_connections=20, max_keepalive_connections=10))
-        self._oauth = OAuthEngine(self.store.get(), self.vault.get(), {PROVIDER: self._oauth_config()}, http=self._http)
+        self._oauth = OAuthEngine(self.store.get(), self.vault.get(), {PROVIDER: self._oauth_config()})
 
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._http is not None:
-            self._http.close()
-
-    def _oauth_config(self):  # noqa: ANN202 - the config type belongs to the OAuth engine
+    def _oauth_config(self) -> OAuthProviderConfig:
         settings = Settings.from_env()
         settings.providers[PROVIDER] = ProviderCredentials(
             client_id=self.client_id, client_secret=self.client_secret, redirect_uri=self.redirect_uri
@@ -74,53 +62,27 @@ class ZohoResource(dg.ConfigurableResource):
             raise RuntimeError("ZohoResource used outside a run (setup_for_execution not called)")
         return self._oauth
 
-    def integration(self, tenant_id: str) -> Integration | None:
-        with self.store.get().session() as session:
-            return session.scalar(
-                select(Integration).where(Integration.tenant_id == tenant_id, Integration.provider == PROVIDER)
-            )
-
     def client_for(self, tenant_id: str) -> ZohoClient:
-        """A client for the tenant's organisation, or `TenantNotSyncableError` before any provider call."""
-        integration = self.integration(tenant_id)
-        if integration is None:
-            raise TenantNotSyncableError(f"tenant {tenant_id!r} has no Zoho integration")
-        if integration.status != IntegrationStatus.CONNECTED.value:
-            raise TenantNotSyncableError(
-                f"tenant {tenant_id!r}'s Zoho integration is {integration.status}: reconnect it before syncing"
-            )
-        integration_id = integration.id
-        oauth = self.oauth
-        token = oauth.refresh_if_expiring(integration_id)
-        http = RetryingClient(
-            self._http,
-            settings=RetrySettings(max_attempts=self.max_http_attempts, backoff_base=self.backoff_base_seconds,
-                                   backoff_max=self.backoff_max_seconds),
-        )
-
-        def current_token() -> str:
-            return oauth.refresh_if_expiring(integration_id).value
-
-        def replace_token(stale: str) -> str:
-            return oauth.force_refresh(integration_id, stale_access_token=stale).value
-
-        return ZohoClient(
-            http,
-            api_domain=token.api_domain or integration.api_domain or "",
-            access_token=current_token,
-            on_unauthorized=replace_token,
+        """A client for the tenant's organisation, or `IntegrationNotConnectedError` before any provider call."""
+        settings = ZohoClientSettings(
             api_version=self.api_version,
-            quota=RateLimitTracker(daily_budget=self.daily_credit_budget),
+            daily_credit_budget=self.daily_credit_budget,
+            retry=RetrySettings(max_attempts=self.max_http_attempts, backoff_base=self.backoff_base_seconds,
+                                backoff_max=self.backoff_max_seconds),
         )
+        return tenant_client.zoho_client_for(self.store.get(), self.oauth, tenant_id, settings=settings)
+
+    def provider_fields(self, tenant_id: str, entity: str = "contacts") -> list[ProviderField]:
+        """The entity's field metadata for mapping validation, cached per tenant in the store."""
+        return tenant_client.provider_fields(self.store.get(), self.oauth, tenant_id, entity)
 
 
-    def provider_fields(self, tenant_id: str, *, module: str = "Contacts") -> list[ProviderField]:
-        """The module's field metadata for mapping validation, cached per tenant in the store."""
+class ZohoSandboxResource(ZohoResource):
+    """The offline twin: the local sandbox's address and client registration, no secrets needed."""
 
-        def fetch() -> list[ProviderField]:
-            return [ProviderField.model_validate(field.model_dump()) for field in self.client_for(tenant_id).fields(module)]
-
-        return cached_provider_fields(self.store.get(), tenant_id, PROVIDER, module, fetch)
+    client_id: str = "sandbox-zoho-client"
+    client_secret: str = "sandbox-zoho-secret"
+    base_url: str | None = SANDBOX_URL
 
 
 def zoho_resource_from_env(store: StoreResource, vault: VaultResource) -> ZohoResource:
@@ -135,11 +97,3 @@ def zoho_resource_from_env(store: StoreResource, vault: VaultResource) -> ZohoRe
             vault=vault,
         )
     return ZohoSandboxResource(store=store, vault=vault)
-
-
-class ZohoSandboxResource(ZohoResource):
-    """The offline twin: the local sandbox's address and client registration, no secrets needed."""
-
-    client_id: str = "sandbox-zoho-client"
-    client_secret: str = "sandbox-zoho-secret"
-    base_url: str | None = os.environ.get("LINEUP_SANDBOX_ZOHO_URL", "http://127.0.0.1:8801")

@@ -172,10 +172,11 @@ def test_bearer_token_is_required(client: TestClient, store: Store) -> None:
     assert stored_versions(store) == 0
 
 
-def test_without_a_provider_field_source_changes_are_refused(app_without_fields, store: Store) -> None:  # noqa: ANN001
+def test_without_a_connected_integration_changes_are_refused(app_without_fields, store: Store) -> None:  # noqa: ANN001
+    # The app's own field source asks the provider, which needs the tenant's connection.
     with TestClient(app_without_fields) as client:
         response = client.post(URL, json=SPEC_EXAMPLE, headers=bearer("acme"))
-        assert response.status_code == 503 and response.json()["error"]["code"] == "provider_fields_unavailable"
+        assert response.status_code == 409 and response.json()["error"]["code"] == "integration_not_connected"
         # Reading and rolling back need no provider metadata.
         assert client.get(URL, params={"provider": "zoho"}, headers=bearer("acme")).status_code == 200
     assert stored_versions(store) == 0

@@ -11,7 +11,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import select
 
 from lineup_integrations.core.oauth import OAuthEngine
-from lineup_integrations.core.store import Credential, IntegrationStatus, OAuthState, Store
+from lineup_integrations.core.store import Credential, Integration, IntegrationStatus, OAuthState, Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.google_calendar.oauth import SCOPES, oauth_config
 from lineup_integrations.sandbox import SandboxHandle
@@ -96,3 +96,15 @@ def test_config_defaults_to_googles_real_hosts_and_hides_the_secret(
     assert config.revoke_url == "https://oauth2.googleapis.com/revoke"
     assert config.api_base_url == "https://www.googleapis.com"
     assert settings.providers[PROVIDER].client_secret.get_secret_value() not in repr(config)
+
+
+def test_the_account_id_is_the_email_of_the_verified_id_token(
+    engine: OAuthEngine, store: Store, sandbox_reset: SandboxHandle
+) -> None:
+    integration = connect(engine, "acme", PROVIDER, "recruiter@acme.example")
+
+    assert integration.external_account_id == "recruiter@acme.example"
+    with store.session() as session:
+        assert session.get(Integration, integration.id).external_account_id == "recruiter@acme.example"
+    # The id_token was checked against the keys Google publishes (here: the sandbox standing in).
+    assert sandbox_reset.state(PROVIDER).requests.count(endpoint="GET /oauth2/v3/certs") == 1

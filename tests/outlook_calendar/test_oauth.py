@@ -9,12 +9,13 @@ import httpx
 import pytest
 
 from lineup_integrations.core.oauth import OAuthEngine
-from lineup_integrations.core.store import IntegrationStatus, Store
+from lineup_integrations.core.store import Integration, IntegrationStatus, Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.outlook_calendar.oauth import SCOPES, oauth_config
 from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
     assert_nowhere_in_store,
+    captured_logs,
     connect,
     control,
     sandbox_engine,
@@ -84,3 +85,34 @@ def test_config_tenant_segment_and_real_hosts(
     assert config.token_url == "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"
     assert config.revoke_url is None
     assert config.api_base_url == "https://graph.microsoft.com"
+
+
+def test_the_account_id_is_the_oid_of_the_verified_id_token(
+    engine: OAuthEngine, store: Store, sandbox_reset: SandboxHandle
+) -> None:
+    integration = connect(engine, "acme", PROVIDER, LOGIN)
+
+    account = sandbox_reset.state(PROVIDER).account(LOGIN)
+    assert account is not None and integration.external_account_id == account.user_id  # the `oid` claim
+    with store.session() as session:
+        assert session.get(Integration, integration.id).external_account_id == account.user_id
+    # The id_token was checked against the keys of the configured tenant segment.
+    assert sandbox_reset.state(PROVIDER).requests.count(endpoint="GET /common/discovery/v2.0/keys") == 1
+
+
+def test_an_id_token_that_fails_verification_connects_without_an_account_id(
+    engine: OAuthEngine, sandbox_reset: SandboxHandle
+) -> None:
+    """Keys from elsewhere (here Google's sandbox keys) do not verify Microsoft's token: its claims
+    are not trusted, so no account id, but the grant itself is good and is kept."""
+    config = engine.providers[PROVIDER]
+    engine.providers[PROVIDER] = config.model_copy(
+        update={"id_token_jwks_url": f"{sandbox_reset.base_url('google_calendar')}/oauth2/v3/certs"}
+    )
+
+    with captured_logs() as logs:
+        integration = connect(engine, "acme", PROVIDER, LOGIN)
+
+    assert integration.status == IntegrationStatus.CONNECTED.value
+    assert integration.external_account_id is None
+    assert any("id_token verification failed" in warning for warning in logs.warnings())

@@ -16,14 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from lineup_integrations.core.oauth import OAuthEngine, configured_providers
-from lineup_integrations.core.settings import Settings
 from lineup_integrations.core.store import Contact, Store
-from lineup_integrations.core.vault import Vault
-from lineup_integrations.gateway.app import create_app
 from lineup_integrations.sandbox import SandboxHandle
 from tests.conftest import TEST_KEY
-from tests.gateway.flows import JWT_SECRET, bearer
+from tests.gateway.flows import bearer
 from tests.zoho.conftest import ZohoTenant
 
 TenantFactory = Callable[..., ZohoTenant]
@@ -82,26 +78,6 @@ def _wait_for(condition: Callable[[], object], *, timeout: float, what: str) -> 
             return value
         time.sleep(0.25)
     raise AssertionError(f"{what} not ready within {timeout} s")
-
-
-@pytest.fixture
-def make_gateway(store: Store, vault: Vault, sandbox_reset: SandboxHandle,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], TestClient]]:
-    """A gateway whose `DAGSTER_GRAPHQL_URL` is the given one."""
-    for name, value in sandbox_reset.environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LINEUP_API_JWT_SECRET", JWT_SECRET)
-    clients: list[TestClient] = []
-
-    def make(graphql_url: str) -> TestClient:
-        settings = Settings.from_env().model_copy(update={"database_url": store.url, "dagster_graphql_url": graphql_url})
-        client = TestClient(create_app(store, OAuthEngine(store, vault, configured_providers(settings)), settings))
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
 
 
 def _finished_run(graphql_url: str, run_id: str) -> dict | None:

@@ -33,7 +33,12 @@ _ALL_TEXT = frozenset({"string", "empty"})  # `infer_dtype` verdicts of a column
 
 
 class UnknownTransformError(ValueError):
-    """A transform spec that names no registered transform, or lacks its parameter."""
+    """A transform spec that names no registered transform, or lacks its parameter. The message
+    does not repeat an unknown spec (API errors never echo request values); `spec` holds it."""
+
+    def __init__(self, message: str, *, spec: str) -> None:
+        super().__init__(message)
+        self.spec = spec
 
 
 def is_missing(value: Any) -> bool:
@@ -238,7 +243,8 @@ def _default_text(value: str, *, default: str) -> str:
 @_register("default", idempotent=True, takes_parameter=True)
 def _default(default: str) -> tuple[_Step, ...]:
     """`default:<value>`: `<value>` when the value is missing, empty or only whitespace; anything
-    else unchanged. Example with `default:Unknown`: `None` → `"Unknown"`, `"  "` → `"Unknown"`, `"R&D"` → `"R&D"`."""
+    else unchanged. Example with `default:Unknown`: `None` → `"Unknown"`, `"  "` → `"Unknown"`,
+    `"R&D"` → `"R&D"`."""
     return (_Step(functools.partial(_default_text, default=default), missing=default),)
 
 
@@ -263,13 +269,14 @@ def transform(spec: str) -> Transform:
     name, separator, parameter = spec.partition(PARAMETER_SEPARATOR)
     definition = _REGISTRY.get(name)
     if definition is None:
-        raise UnknownTransformError(f"unknown transform {spec!r}; available: {', '.join(transform_names())}")
+        raise UnknownTransformError(f"unknown transform; available: {', '.join(transform_names())}", spec=spec)
     if definition.takes_parameter:
         if not separator or not parameter:
-            raise UnknownTransformError(f"transform {name!r} needs a value: {name}{PARAMETER_SEPARATOR}<value>")
+            raise UnknownTransformError(f"transform {name!r} needs a value: {name}{PARAMETER_SEPARATOR}<value>",
+                                        spec=spec)
         steps = definition.build(parameter)
     elif separator:
-        raise UnknownTransformError(f"transform {name!r} takes no value")
+        raise UnknownTransformError(f"transform {name!r} takes no value", spec=spec)
     else:
         steps = definition.build()
     return Transform(spec=spec, steps=steps, idempotent=definition.idempotent)

@@ -21,7 +21,8 @@ Checked on the merged mapping:
 - when anything flows outbound, every provider field the provider requires on a record
   (`required`, e.g. Zoho Contacts `Last_Name`) has an outbound rule.
 Rules kept from the current version were validated when they were saved and are not re-checked
-one by one.
+one by one. Messages name known fields, types and transforms but never repeat an unknown value
+from the request: the field path says where it is (the gateway never echoes request values).
 """
 
 from __future__ import annotations
@@ -99,17 +100,18 @@ class _Checker:
 
     def _rule(self, at: str, rule: FieldRule) -> FieldRule:
         if self.schema.get(rule.source_field) is None:
-            self.add(f"{at}.sourceField", f"unknown Lineup field {rule.source_field!r} for {self.schema.entity}; "
+            self.add(f"{at}.sourceField", f"not a Lineup {self.schema.entity} field; "
                                           f"known: {', '.join(self.schema.field_names)}")
+        known_transforms = []
         for position, spec in enumerate(rule.transform):
             try:
                 transform(spec)
+                known_transforms.append(spec)
             except UnknownTransformError as error:
                 self.add(f"{at}.transform" + (f"[{position}]" if len(rule.transform) > 1 else ""), str(error))
         target = self.fields.get(rule.target_path[0])
         if target is None:
-            self.add(f"{at}.targetField", f"{self.provider} has no field {rule.target_path[0]!r} in "
-                                          f"{self.schema.entity}")
+            self.add(f"{at}.targetField", f"not a {self.provider} {self.schema.entity} field")
             return rule
         kind = self._kind(at, rule, target)
         if kind is None:
@@ -121,7 +123,7 @@ class _Checker:
                 self.add(f"{at}.targetField", f"{self.provider} field {target.api_name!r} is read-only: "
                                               "it cannot be written outbound")
                 return rule
-        self._types(at, rule, target, kind)
+        self._types(at, rule, target, kind, known_transforms)
         return rule
 
     def _kind(self, at: str, rule: FieldRule, target: ProviderField) -> ValueKind | None:
@@ -132,12 +134,13 @@ class _Checker:
             return kind
         if kind is not ValueKind.LOOKUP or len(keys) > 1 or keys[0] not in LOOKUP_KEYS:
             reach = f"only {_lookup_paths(target)}" if kind is ValueKind.LOOKUP else "no nested values"
-            self.add(f"{at}.targetField", f"{rule.target_field!r} does not exist: {self.provider} field "
-                                          f"{target.api_name!r} ({target.data_type}) has {reach}")
+            self.add(f"{at}.targetField", f"{self.provider} field {target.api_name!r} ({target.data_type}) "
+                                          f"has {reach}")
             return None
         return ValueKind.TEXT
 
-    def _types(self, at: str, rule: FieldRule, target: ProviderField, kind: ValueKind) -> None:
+    def _types(self, at: str, rule: FieldRule, target: ProviderField, kind: ValueKind,
+               transforms: Sequence[str]) -> None:
         described = f"{self.provider} field {rule.target_field!r} ({target.data_type})"
         if Direction.INBOUND in rule.flows:
             if kind is ValueKind.LOOKUP:
@@ -145,7 +148,7 @@ class _Checker:
             elif kind is ValueKind.UNSUPPORTED:
                 self.add(f"{at}.targetField", f"{described} cannot be read into a Lineup text field")
             elif kind is ValueKind.SCALAR:
-                for spec in rule.transform:
+                for spec in transforms:
                     if transform_base_name(spec) not in SCALAR_TRANSFORMS:
                         self.add(f"{at}.transform", f"{spec!r} cannot apply to {described}; "
                                                     f"allowed: {', '.join(sorted(SCALAR_TRANSFORMS))}")

@@ -90,6 +90,11 @@ class OAuthProviderConfig(BaseModel):
       parameters (may raise `UntrustedAccountsServerError`) / from the stored region; without
       them every call goes to `token_url` / `revoke_url`.
     - `account_id`: fetch the provider's id of the connected account (best effort: None is fine).
+    - `id_token_jwks_url` / `id_token_issuers`: where the provider publishes the keys that sign its
+      OpenID Connect `id_token`, and the issuers it may name (`{tid}` stands for the token's own
+      `tid` claim: Microsoft's multi-tenant issuer). With a JWKS URL the engine verifies the
+      id_token's signature (RS256), `aud` (= `client_id`), expiry and `iss` before the account-id
+      hook sees any claim; without one the claims are only decoded.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -111,6 +116,8 @@ class OAuthProviderConfig(BaseModel):
     callback_endpoint: CallbackEndpointHook | None = None
     region_endpoint: RegionEndpointHook | None = None
     account_id: AccountIdHook | None = None
+    id_token_jwks_url: str | None = None
+    id_token_issuers: tuple[str, ...] = ()
 
     @property
     def scope(self) -> str:

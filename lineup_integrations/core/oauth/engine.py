@@ -10,7 +10,8 @@ Its contract with the rest of the system:
   `TokenRefreshError`.
 - `disconnect` → revoked at the provider when it can be, credentials deleted, `disconnected`.
 Every step is audited (`connect`, `callback`, `refresh`, `disconnect`), with details that never
-hold a secret. Tokens are sealed by the vault, bound to their integration and purpose.
+hold a secret — except a callback with an invalid `state`, which names no tenant we can trust and
+writes nothing (it is logged instead). Tokens are sealed by the vault, bound to their integration and purpose.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -55,8 +57,8 @@ from lineup_integrations.providers import UnknownProviderError
 logger = logging.getLogger(__name__)
 
 REFRESH_MARGIN = dt.timedelta(minutes=5)
-UNKNOWN_TENANT = "unknown"
 HTTP_POOL_NAME = "oauth"
+JWKS_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 REFRESH_ACTOR = "oauth-engine"
 
 # Decides, under the lock and with the current access token opened, whether to refresh after all.
@@ -131,15 +133,23 @@ class OAuthEngine:
         """Finish an authorization from the callback's query parameters; returns the connected integration.
 
         The state is spent first (whatever happens next, it cannot be used again); nothing is
-        written to integrations or credentials unless the whole exchange succeeds.
+        written to integrations or credentials unless the whole exchange succeeds. An invalid
+        state (unknown, tampered, expired, used, or issued for another provider) writes nothing
+        at all and is logged as a warning; a failure that comes with a valid state (consent
+        denied, code refused) is audited as a `callback` failure of the state's tenant.
         """
         config = self._config(provider)
         try:
             with self.store.session() as session:
                 pending = consume_state(session, params.get("state"), provider=provider, now=utcnow())
         except InvalidStateError as error:
-            tenant_id = error.tenant_id or UNKNOWN_TENANT
-            self._audit_failure(tenant_id, provider, "callback", actor, {"reason": error.reason})
+            # Anyone can send a callback: a refused state writes nothing (no audit row either, so
+            # forged callbacks cannot fill the store), it is only logged — reason and provider,
+            # never the state or the code.
+            logger.warning(
+                "%s: OAuth callback refused, invalid state (%s)%s",
+                provider, error.reason, f" issued to tenant {error.tenant_id}" if error.tenant_id else "",
+            )
             raise
         try:
             endpoint, tokens = self._exchange_code(config, pending, params)
@@ -181,7 +191,7 @@ class OAuthEngine:
         granted = GrantedAccess(
             access_token=tokens.access_token.get_secret_value(),
             api_domain=api_domain,
-            id_token_claims=tokens.id_token_claims(),
+            id_token_claims=self._id_token_claims(config, tokens),
         )
         try:
             return config.account_id(self.http, granted)
@@ -190,6 +200,27 @@ class OAuthEngine:
                 "%s: account id lookup failed (%s); connecting without it", config.name, type(error).__name__
             )
             return None
+
+    def _id_token_claims(self, config: OAuthProviderConfig, tokens: TokenResponse) -> dict[str, Any]:
+        """The id_token's claims, verified against the provider's published keys when it has them
+        (fetched through the engine's client from the configured, sandbox-overridable URL). A token
+        that fails verification contributes no claims: the account id is then left None."""
+        if tokens.id_token is None:
+            return {}
+        if config.id_token_jwks_url is None:
+            return tokens.id_token_claims()
+        try:
+            response = self.http.get(config.id_token_jwks_url, timeout=JWKS_TIMEOUT)
+            response.raise_for_status()
+            jwks = response.json()
+            if not isinstance(jwks, dict):
+                raise ValueError("the key set is not a JSON object")
+            return tokens.verified_id_token_claims(jwks, audience=config.client_id, issuers=config.id_token_issuers)
+        except (httpx.HTTPError, ValueError, LookupError, jwt.PyJWTError) as error:
+            logger.warning(
+                "%s: id_token verification failed (%s); connecting without its claims", config.name, type(error).__name__
+            )
+            return {}
 
     def _save_connection(
         self,

@@ -106,12 +106,16 @@ def upsert(
     key: Sequence[str],
     update: Sequence[str],
 ) -> None:
-    """Insert `rows`, or update the `update` columns of the rows whose `key` already exists — one statement."""
+    """Insert `rows`, or update the `update` columns of the rows whose `key` already exists — one statement.
+
+    Every row must have the same keys; a key given as None writes NULL. The statement targets the
+    model's table (Core), so many rows go to the driver as one executemany: the ORM's bulk path
+    would split them into one statement per distinct set of non-None keys."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(model)
+    statement = insert(model.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=list(key), set_={column: statement.excluded[column] for column in update}
     )

@@ -70,6 +70,10 @@ class IntegrationStatus(str, enum.Enum):
     ERROR = "error"
 
 
+class IntegrationNotConnectedError(Exception):
+    """A tenant's integration cannot be used: never connected, disconnected, or awaiting re-consent."""
+
+
 class Integration(Base):
     """One tenant's connection to one provider. (tenant_id, provider) is unique: reconnecting reuses the row."""
 

@@ -8,9 +8,8 @@
 
 Validation needs the provider's field metadata for the tenant, which only the provider can fetch
 (with the tenant's token). It reaches this router through one explicit seam: a
-`ProviderFieldsSource` installed with `use_provider_fields(app, source)` — the Zoho provider
-supplies the real one (cached per tenant with `cached_provider_fields`), tests a fixed list.
-Without one, changes are refused with a 503 rather than validated against nothing.
+`ProviderFieldsSource` installed with `use_provider_fields(app, source)`: `create_app` installs
+the providers' own (`gateway/provider_fields.py`, cached per tenant), tests may install a fixed list.
 """
 
 from __future__ import annotations
@@ -43,11 +42,11 @@ from lineup_integrations.providers import PROVIDERS, UnknownProviderError
 router = APIRouter(
     prefix="/api/v1/integrations/mapping",
     tags=["mapping"],
-    responses={status: {"model": ErrorResponse} for status in (400, 401, 404, 422, 503)},
+    responses={status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 422)},
 )
 
 ProviderName = Annotated[str, Field(min_length=1, max_length=40, examples=["zoho"])]
-EntityName = Annotated[str | None, Field(default=None, min_length=1, max_length=40,
+EntityName = Annotated[str | None, Field(min_length=1, max_length=40,
                                          description="defaults to the provider's only mappable entity")]
 
 
@@ -99,11 +98,7 @@ def use_provider_fields(app: FastAPI, source: ProviderFieldsSource) -> None:
 
 
 def _provider_fields(request: Request) -> ProviderFieldsSource:
-    source: ProviderFieldsSource | None = getattr(request.app.state, "provider_fields", None)
-    if source is None:
-        raise ApiError(503, "provider_fields_unavailable",
-                       "mapping changes cannot be validated: no provider field metadata is configured")
-    return source
+    return request.app.state.provider_fields
 
 
 ProviderFieldsDep = Annotated[ProviderFieldsSource, Depends(_provider_fields)]
@@ -121,7 +116,7 @@ def _entity(provider: str, entity: str | None) -> str:
                        field="entity")
     if entity not in entities:
         raise ApiError(404, "mapping_not_found", f"{provider} has no mappable entity"
-                       + (f" {entity!r}" if entity else ""), field="entity" if entity else "provider")
+                       + (" by that name" if entity else ""), field="entity" if entity else "provider")
     return entity
 
 
@@ -166,6 +161,7 @@ def activate(body: ActivateRequest, principal: CurrentPrincipal, store: StoreDep
     try:
         versioned = activate_mapping(store, principal.tenant_id, body.provider, entity, body.version,
                                      actor=principal.subject)
-    except UnknownMappingVersionError as error:
-        raise ApiError(404, "mapping_version_not_found", str(error), field="version") from None
+    except UnknownMappingVersionError:
+        raise ApiError(404, "mapping_version_not_found", f"the {body.provider} {entity} mapping has no such version",
+                       field="version") from None
     return MappingVersionBody.of(versioned)

@@ -79,7 +79,8 @@ def test_records_a_rule_cannot_transform_are_set_aside_with_their_errors(default
                               "4150868000000000005", None]
     assert rejected["4150868000000000002"].error == "Email: expected text, got an object"
     assert rejected["4150868000000000003"].error == "Account_Name: expected an object with 'name'"
-    assert rejected["4150868000000000004"].error == "Title: expected text, got a list; Department: expected text, got an object"
+    assert rejected["4150868000000000004"].error == (
+        "Title: expected text, got a list; Department: expected text, got an object")
     assert "Last_Name: longer than the 255 characters" in rejected["4150868000000000005"].error
     assert rejected[None].error == "id: missing"
     assert [item.payload for item in batch.rejected] == original[1:6]
@@ -96,7 +97,8 @@ def test_only_inbound_rules_apply_and_unmapped_fields_are_none() -> None:
         FieldRule(source_field="email", target_field="Email", transform=("lowercase",), direction=Direction.OUTBOUND),
         FieldRule(source_field="last_name", target_field="Last_Name", transform=("uppercase",)),
         FieldRule(source_field="company", target_field="Account_Name.id", direction=Direction.INBOUND),
-        FieldRule(source_field="title", target_field="Title", transform=("trim", "default:n/a"), direction=Direction.INBOUND),
+        FieldRule(source_field="title", target_field="Title", transform=("trim", "default:n/a"),
+                  direction=Direction.INBOUND),
     ))
     [first, second] = rows(apply_inbound([zoho_contact(1), zoho_contact(2, Title="  ")], mapping).frame)
     assert first == {**dict.fromkeys(COLUMNS), "external_id": "4150868000000000001", "last_name": "DOE",
@@ -126,7 +128,8 @@ def test_a_chunk_keeps_order_and_size(default: Mapping) -> None:
 
 
 def test_an_unvalidated_mapping_naming_an_unknown_field_is_a_programming_error() -> None:
-    bad = Mapping(provider="zoho", entity="contacts", rules=(FieldRule(source_field="nickname", target_field="Nickname"),))
+    bad = Mapping(provider="zoho", entity="contacts",
+                  rules=(FieldRule(source_field="nickname", target_field="Nickname"),))
     with pytest.raises(ValueError, match="nickname"):
         apply_inbound([zoho_contact(1)], bad)
 

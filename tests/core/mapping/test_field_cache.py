@@ -41,7 +41,8 @@ def test_stale_or_forced_entries_are_fetched_again(store: Store) -> None:
 
 
 def test_each_tenant_and_module_has_its_own_entry(store: Store) -> None:
-    acme, globex = CountingFetch(zoho_contact_fields()), CountingFetch([ProviderField(api_name="Name", data_type="text")])
+    acme = CountingFetch(zoho_contact_fields())
+    globex = CountingFetch([ProviderField(api_name="Name", data_type="text")])
     cached_provider_fields(store, "acme", "zoho", "Contacts", acme)
     assert cached_provider_fields(store, "globex", "zoho", "Contacts", globex)[0].api_name == "Name"
     cached_provider_fields(store, "acme", "zoho", "Leads", acme)

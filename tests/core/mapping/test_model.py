@@ -25,10 +25,12 @@ from tests.core.mapping.zoho_fields import ZOHO_CONTACT_FIELDS_JSON, zoho_contac
 
 def test_rule_reads_the_spec_shape_and_writes_it_back() -> None:
     rule = FieldRule.model_validate({"sourceField": "email", "targetField": "Email", "transform": "lowercase"})
-    assert (rule.source_field, rule.target_field, rule.transform, rule.direction) == ("email", "Email", ("lowercase",), None)
+    assert (rule.source_field, rule.target_field, rule.transform, rule.direction) == (
+        "email", "Email", ("lowercase",), None)
     assert rule.model_dump(by_alias=True, exclude_none=True) == {
         "sourceField": "email", "targetField": "Email", "transform": "lowercase"}
-    chained = FieldRule.model_validate({"sourceField": "name", "targetField": "Full_Name", "transform": ["trim", "title_case"]})
+    chained = FieldRule.model_validate(
+        {"sourceField": "name", "targetField": "Full_Name", "transform": ["trim", "title_case"]})
     assert chained.model_dump(by_alias=True)["transform"] == ["trim", "title_case"]
     assert FieldRule(source_field="title", target_field="Title").transform == ("none",)
 
@@ -52,7 +54,8 @@ def test_rules_take_the_mapping_direction_unless_they_name_their_own() -> None:
                   {"sourceField": "name", "targetField": "Full_Name", "direction": "inbound"},
                   {"sourceField": "phone", "targetField": "Phone", "direction": "bidirectional"}],
     })
-    assert [rule.direction for rule in mapping.rules] == [Direction.OUTBOUND, Direction.INBOUND, Direction.BIDIRECTIONAL]
+    assert [rule.direction for rule in mapping.rules] == [
+        Direction.OUTBOUND, Direction.INBOUND, Direction.BIDIRECTIONAL]
     assert [rule.source_field for rule in mapping.rules_for(Direction.INBOUND)] == ["name", "phone"]
     assert [rule.source_field for rule in mapping.rules_for(Direction.OUTBOUND)] == ["email", "phone"]
     with pytest.raises(ValueError, match="one-way"):
@@ -96,7 +99,8 @@ def test_zoho_default_mapping_is_versioned_and_valid() -> None:
     assert default_entities("google_calendar") == []
 
 
-@pytest.mark.parametrize(("provider", "entity"), [("zoho", "deals"), ("../zoho", "contacts"), ("zoho", "../../etc/passwd")])
+@pytest.mark.parametrize(
+    ("provider", "entity"), [("zoho", "deals"), ("../zoho", "contacts"), ("zoho", "../../etc/passwd")])
 def test_missing_or_unsafe_defaults_are_unknown(provider: str, entity: str) -> None:
     with pytest.raises(UnknownMappingError):
         load_default_mapping(provider, entity)

@@ -111,7 +111,8 @@ def test_format_phone_follows_its_grammar(value: str) -> None:
 
 def test_chain_applies_left_to_right() -> None:
     assert chain(["trim", "title_case"])("  ada LOVELACE ") == "Ada Lovelace"
-    assert chain(["title_case", "default:—"]).apply(pd.Series([" ", None, "x"], dtype=object)).tolist() == ["—", "—", "X"]
+    column = pd.Series([" ", None, "x"], dtype=object)
+    assert chain(["title_case", "default:—"]).apply(column).tolist() == ["—", "—", "X"]
     # Idempotent parts do not make an idempotent chain, and the chain says so.
     trim_then_default = chain(["trim", "default: x"])
     assert trim_then_default(None) == " x" and trim_then_default(" x") == "x"

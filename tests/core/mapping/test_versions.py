@@ -92,7 +92,8 @@ def test_an_invalid_change_saves_nothing(store: Store) -> None:
     propose(store, *SPEC_EXAMPLE)
     before = snapshot(store)
     with pytest.raises(MappingValidationError) as refused:
-        propose(store, {"sourceField": "email", "targetField": "Email"}, {"sourceField": "nope", "targetField": "Email"},
+        propose(store, {"sourceField": "email", "targetField": "Email"},
+                {"sourceField": "nope", "targetField": "Email"},
                 {"sourceField": "name", "targetField": "Full_Name", "direction": "outbound"})
     assert [p.field for p in refused.value.problems] == ["mappings[1].sourceField", "mappings[2].targetField"]
     assert snapshot(store) == before

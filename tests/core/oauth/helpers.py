@@ -5,7 +5,9 @@ Shared by the engine's tests here and each provider's `tests/<provider>/test_oau
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.sandbox import SandboxHandle
 
 REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback"
+ENGINE_LOGGER = "lineup_integrations.core.oauth.engine"
 
 
 def sandbox_settings(sandbox: SandboxHandle, tmp_path: Path) -> Settings:
@@ -109,3 +112,51 @@ def assert_nowhere_in_store(store: Store, *secrets: str) -> None:
         data = b"".join(path.read_bytes() for path in files)
         for secret in secrets:
             assert secret.encode() not in data, "a secret is in the SQLite database file in plain text"
+
+
+def store_snapshot(store: Store) -> dict[str, list[str]]:
+    """Every row of every table (audit log and OAuth states included), to prove nothing was written."""
+    with store.session() as session:
+        return {
+            table.name: sorted(repr(tuple(row)) for row in session.execute(select(table)).all())
+            for table in Base.metadata.sorted_tables
+        }
+
+
+class LogRecords(logging.Handler):
+    """The records a `captured_logs` block saw; `text` is them formatted, one per line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.format(record) for record in self.records)
+
+    def warnings(self, logger_name: str = ENGINE_LOGGER) -> list[str]:
+        return [
+            record.getMessage()
+            for record in self.records
+            if record.name == logger_name and record.levelno == logging.WARNING
+        ]
+
+
+@contextmanager
+def captured_logs(level: int = logging.DEBUG) -> Iterator[LogRecords]:
+    """What pytest's `caplog` does (a handler on the root logger, whose level is lowered for the
+    block), usable when the logging plugin is disabled (`-p no:logging`)."""
+    root = logging.getLogger()
+    handler = LogRecords()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)

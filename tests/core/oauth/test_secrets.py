@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,14 @@ from lineup_integrations.core.oauth import OAuthEngine, OAuthError
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.sandbox import SandboxHandle
-from tests.core.oauth.helpers import assert_nowhere_in_store, authorize, control, sandbox_engine, stored_refresh_token
+from tests.core.oauth.helpers import (
+    assert_nowhere_in_store,
+    authorize,
+    captured_logs,
+    control,
+    sandbox_engine,
+    stored_refresh_token,
+)
 
 PROVIDER = "zoho"
 LOGIN = "admin@acme.example"
@@ -26,9 +32,32 @@ def engine(
 
 
 def test_a_whole_lifecycle_logs_and_audits_no_secret(
-    engine: OAuthEngine, store: Store, vault: Vault, sandbox_reset: SandboxHandle, caplog: pytest.LogCaptureFixture
+    engine: OAuthEngine, store: Store, vault: Vault, sandbox_reset: SandboxHandle
 ) -> None:
-    caplog.set_level(logging.DEBUG)
+    with captured_logs() as logs:  # (not `caplog`: this must hold under `-p no:logging` too)
+        secrets, errors = _whole_lifecycle(engine, store, vault, sandbox_reset)
+
+    assert [type(error).__name__ for error in errors] == [
+        "InvalidStateError", "TokenRefreshError", "ReauthorizationRequiredError"
+    ]
+    # The engine's own records: log lines (ours and httpx's), exception messages, the store.
+    engine_logs = "\n".join(record.getMessage() for record in logs.records if record.name.startswith("lineup"))
+    assert "needs reauthorization" in engine_logs  # the logs do say what happened
+    assert "OAuth callback refused, invalid state (used)" in engine_logs  # the replay
+    texts = [logs.text, *(f"{error} {error!r}" for error in errors)]
+    for secret in secrets[2:]:
+        for text in texts:
+            assert secret not in text
+    for secret in secrets[:2]:  # the browser's own request carried code and state; nothing of ours repeats them
+        assert secret not in engine_logs and all(secret not in f"{error}" for error in errors)
+    assert_nowhere_in_store(store, *secrets)
+
+
+def _whole_lifecycle(
+    engine: OAuthEngine, store: Store, vault: Vault, sandbox_reset: SandboxHandle
+) -> tuple[list[str], list[OAuthError]]:
+    """Connect, replay the callback, refresh, fail a refresh, lose the grant, disconnect: the
+    secrets involved (code, state, access token, refresh token, client secret) and the errors."""
     errors: list[OAuthError] = []
     control(sandbox_reset, PROVIDER, "config", {"access_token_ttl": 60})
     params = authorize(engine.begin("acme", PROVIDER, actor="user:test", login_hint=LOGIN))
@@ -55,17 +84,4 @@ def test_a_whole_lifecycle_logs_and_audits_no_secret(
     except OAuthError as error:
         errors.append(error)
     engine.disconnect("acme", PROVIDER, actor="user:test")
-
-    assert [type(error).__name__ for error in errors] == [
-        "InvalidStateError", "TokenRefreshError", "ReauthorizationRequiredError"
-    ]
-    # The engine's own records: log lines (ours and httpx's), exception messages, the store.
-    engine_logs = "\n".join(record.getMessage() for record in caplog.records if record.name.startswith("lineup"))
-    assert "needs reauthorization" in engine_logs  # the logs do say what happened
-    texts = [caplog.text, *(f"{error} {error!r}" for error in errors)]
-    for secret in secrets[2:]:
-        for text in texts:
-            assert secret not in text
-    for secret in secrets[:2]:  # the browser's own request carried code and state; nothing of ours repeats them
-        assert secret not in engine_logs and all(secret not in f"{error}" for error in errors)
-    assert_nowhere_in_store(store, *secrets)
+    return secrets, errors

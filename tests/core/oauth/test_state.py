@@ -1,5 +1,6 @@
 """The callback's `state`: refused when tampered, expired, replayed or meant for another provider,
-and then nothing is written to integrations or credentials (only the failure is audited)."""
+and then nothing at all is written (no audit row either: the refusal is one warning log line).
+A failure that comes with a valid state (consent denied) is audited for the state's tenant."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ from lineup_integrations.core.oauth import AuthorizationDeniedError, InvalidStat
 from lineup_integrations.core.store import Credential, OAuthState, Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.sandbox import SandboxHandle
-from tests.core.oauth.helpers import audit_entries, authorize, connect, control, row_counts, sandbox_engine
+from tests.core.oauth.helpers import (
+    audit_entries,
+    authorize,
+    captured_logs,
+    connect,
+    control,
+    row_counts,
+    sandbox_engine,
+    store_snapshot,
+)
 
 PROVIDER = "google_calendar"
 LOGIN = "recruiter@acme.example"
@@ -34,6 +44,24 @@ def _refused(engine: OAuthEngine, provider: str, params: dict[str, str]) -> Inva
     with pytest.raises(InvalidStateError) as refused:
         engine.complete(provider, params)
     return refused.value
+
+
+def _refused_writing_nothing(
+    engine: OAuthEngine, store: Store, provider: str, params: dict[str, str], *secrets: str
+) -> InvalidStateError:
+    """Refused, with not one row written anywhere (audit log included), and logged as exactly one
+    warning naming the provider and the reason, without the state or the code (`secrets`)."""
+    before = store_snapshot(store)
+    with captured_logs() as logs:
+        error = _refused(engine, provider, params)
+
+    assert store_snapshot(store) == before  # every table, the audit log and the OAuth states included
+    (warning,) = logs.warnings()
+    assert provider in warning and f"invalid state ({error.reason})" in warning
+    for secret in (*secrets, params.get("state"), params.get("code")):
+        if secret:
+            assert secret not in logs.text
+    return error
 
 
 def _last_callback_failure(store: Store) -> tuple[str, str, dict[str, object]]:
@@ -58,20 +86,21 @@ def test_tampered_state_is_refused_and_nothing_is_written(engine: OAuthEngine, s
     params = authorize(engine.begin("acme", PROVIDER, actor="user:test", login_hint=LOGIN))
     tampered = params["state"][:-1] + ("A" if params["state"][-1] != "A" else "B")
 
-    error = _refused(engine, PROVIDER, {**params, "state": tampered})
+    error = _refused_writing_nothing(engine, store, PROVIDER, {**params, "state": tampered}, params["state"])
 
     assert error.reason == "unknown"
     assert params["state"] not in str(error) and params["code"] not in str(error)
     assert row_counts(store) == {"integrations": 0, "credentials": 0}
-    assert _last_callback_failure(store) == ("unknown", PROVIDER, {"reason": "unknown"})
+    assert audit_entries(store, "callback") == []
 
 
 def test_missing_state_is_refused(engine: OAuthEngine, store: Store) -> None:
     params = authorize(engine.begin("acme", PROVIDER, actor="user:test", login_hint=LOGIN))
     params.pop("state")
 
-    assert _refused(engine, PROVIDER, params).reason == "unknown"
+    assert _refused_writing_nothing(engine, store, PROVIDER, params).reason == "unknown"
     assert row_counts(store) == {"integrations": 0, "credentials": 0}
+    assert audit_entries(store, "callback") == []
 
 
 def test_expired_state_is_refused_and_nothing_is_written(engine: OAuthEngine, store: Store) -> None:
@@ -79,11 +108,11 @@ def test_expired_state_is_refused_and_nothing_is_written(engine: OAuthEngine, st
     with store.session() as session:  # the 10 minutes have passed
         session.execute(update(OAuthState).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
 
-    error = _refused(engine, PROVIDER, params)
+    error = _refused_writing_nothing(engine, store, PROVIDER, params)
 
     assert (error.reason, error.tenant_id) == ("expired", "acme")
     assert row_counts(store) == {"integrations": 0, "credentials": 0}
-    assert _last_callback_failure(store) == ("acme", PROVIDER, {"reason": "expired"})
+    assert audit_entries(store, "callback") == []
 
 
 def test_replayed_state_is_refused_and_the_connection_is_untouched(
@@ -94,9 +123,10 @@ def test_replayed_state_is_refused_and_the_connection_is_untouched(
     with store.session() as session:
         before = session.scalars(select(Credential)).one().access_token
 
-    error = _refused(engine, PROVIDER, params)
+    error = _refused_writing_nothing(engine, store, PROVIDER, params)
 
     assert (error.reason, error.tenant_id) == ("used", "acme")
+    assert [entry.outcome for entry in audit_entries(store, "callback")] == ["success"]  # the real one only
     with store.session() as session:
         assert session.scalars(select(Credential)).one().access_token == before
     assert row_counts(store) == {"integrations": 1, "credentials": 1}
@@ -106,15 +136,16 @@ def test_replayed_state_is_refused_and_the_connection_is_untouched(
 def test_state_for_another_provider_is_refused_without_being_spent(engine: OAuthEngine, store: Store) -> None:
     zoho_params = authorize(engine.begin("acme", "zoho", actor="user:test", login_hint=LOGIN))
 
-    error = _refused(engine, PROVIDER, zoho_params)
+    error = _refused_writing_nothing(engine, store, PROVIDER, zoho_params)
 
     assert (error.reason, error.tenant_id) == ("wrong_provider", "acme")
     assert row_counts(store) == {"integrations": 0, "credentials": 0}
+    assert audit_entries(store, "callback") == []
     # The misrouted callback did not burn the tenant's real authorization.
     assert engine.complete("zoho", zoho_params).provider == "zoho"
 
 
-def test_denied_consent_spends_the_state_and_writes_nothing(
+def test_denied_consent_spends_the_state_and_is_audited_for_its_tenant(
     engine: OAuthEngine, store: Store, sandbox_reset: SandboxHandle
 ) -> None:
     control(sandbox_reset, PROVIDER, "accounts", {"login": "no@acme.example", "deny": True})
@@ -128,7 +159,9 @@ def test_denied_consent_spends_the_state_and_writes_nothing(
     assert _last_callback_failure(store) == (
         "acme", PROVIDER, {"reason": "authorization_denied", "error": "access_denied"}
     )
-    assert _refused(engine, PROVIDER, params).reason == "used"
+    failures = len(audit_entries(store, "callback"))
+    assert _refused_writing_nothing(engine, store, PROVIDER, params).reason == "used"
+    assert len(audit_entries(store, "callback")) == failures  # the replay added no audit row
 
 
 def test_callbacks_racing_with_one_state_connect_exactly_once(engine: OAuthEngine, store: Store) -> None:
@@ -154,6 +187,7 @@ def test_callbacks_racing_with_one_state_connect_exactly_once(engine: OAuthEngin
 
     assert sorted(outcomes) == ["connected"] + ["used"] * (racers - 1)
     assert row_counts(store) == {"integrations": 1, "credentials": 1}
+    assert [entry.outcome for entry in audit_entries(store, "callback")] == ["success"]  # losers wrote nothing
 
 
 def test_connect_is_audited_without_secrets(engine: OAuthEngine, store: Store) -> None:

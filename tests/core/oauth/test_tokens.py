@@ -7,6 +7,7 @@ import datetime as dt
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
 from lineup_integrations.core.oauth import AccessToken, GrantedAccess
@@ -75,3 +76,71 @@ def test_account_ids_come_from_the_id_token_claims() -> None:
 def test_a_malformed_id_token_has_no_claims() -> None:
     assert TokenResponse.model_validate({"access_token": "a", "id_token": "not.a.jwt"}).id_token_claims() == {}
     assert TokenResponse.model_validate({"access_token": "a"}).id_token_claims() == {}
+
+
+# -- id_token verification against the provider's key set ------------------------------------------
+
+CLIENT_ID = "client-1"
+ISSUER = "https://login.example/{tid}/v2.0"
+
+
+@pytest.fixture(scope="module")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _jwks(key: rsa.RSAPrivateKey, kid: str = "k1") -> dict[str, object]:
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {"keys": [public | {"kid": kid, "alg": "RS256", "use": "sig"}]}
+
+
+def _signed(key: rsa.RSAPrivateKey, kid: str = "k1", **overrides: object) -> TokenResponse:
+    now = dt.datetime.now(dt.UTC)
+    claims = {
+        "iss": "https://login.example/tid-1/v2.0", "aud": CLIENT_ID, "iat": now, "exp": now + dt.timedelta(hours=1),
+        "oid": "oid-1", "tid": "tid-1",
+    } | overrides
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+    return TokenResponse.model_validate({"access_token": "a", "id_token": token})
+
+
+def test_a_verified_id_token_yields_its_claims(signing_key: rsa.RSAPrivateKey) -> None:
+    claims = _signed(signing_key).verified_id_token_claims(_jwks(signing_key), audience=CLIENT_ID, issuers=(ISSUER,))
+
+    assert (claims["oid"], claims["tid"]) == ("oid-1", "tid-1")
+    assert TokenResponse.model_validate({"access_token": "a"}).verified_id_token_claims(
+        _jwks(signing_key), audience=CLIENT_ID, issuers=(ISSUER,)
+    ) == {}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"aud": "another-client"}, jwt.InvalidAudienceError),
+        ({"iss": "https://evil.example/tid-1/v2.0"}, jwt.InvalidIssuerError),
+        ({"iss": "https://login.example/tid-2/v2.0"}, jwt.InvalidIssuerError),  # not the token's own directory
+        ({"iss": "https://login.example/{tid}/v2.0"}, jwt.InvalidIssuerError),
+        ({"exp": dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)}, jwt.ExpiredSignatureError),
+    ],
+)
+def test_an_id_token_with_wrong_claims_is_refused(
+    signing_key: rsa.RSAPrivateKey, overrides: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        _signed(signing_key, **overrides).verified_id_token_claims(
+            _jwks(signing_key), audience=CLIENT_ID, issuers=(ISSUER,)
+        )
+
+
+def test_an_id_token_signed_by_another_key_is_refused(signing_key: rsa.RSAPrivateKey) -> None:
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    with pytest.raises(jwt.InvalidSignatureError):  # claims the published key's id
+        _signed(forger).verified_id_token_claims(_jwks(signing_key), audience=CLIENT_ID, issuers=(ISSUER,))
+    with pytest.raises(KeyError):  # names a key the provider never published
+        _signed(forger, kid="k2").verified_id_token_claims(_jwks(signing_key), audience=CLIENT_ID, issuers=(ISSUER,))
+    unsigned = jwt.encode({"aud": CLIENT_ID, "iss": "x"}, "hmac-secret-of-at-least-32-bytes!!", algorithm="HS256")
+    with pytest.raises(jwt.PyJWTError):  # no algorithm but RS256 is accepted
+        TokenResponse.model_validate({"access_token": "a", "id_token": unsigned}).verified_id_token_claims(
+            _jwks(signing_key), audience=CLIENT_ID, issuers=("x",)
+        )
