@@ -5,11 +5,12 @@ page); `contacts` maps them into Lineup's contact schema with the tenant's activ
 entirely from the store — re-mapping never calls the API.
 """
 
+import datetime as dt
 
 import dagster as dg
 from pydantic import Field
 
-from lineup_integrations.core.http import ApiError, AuthenticationError, ScopeError, TransportFailure
+from lineup_integrations.core.http import ApiError, AuthenticationError, ScopeError
 from lineup_integrations.core.oauth import OAuthError, ReauthorizationRequiredError
 from lineup_integrations.core.store import IntegrationNotConnectedError
 from lineup_integrations.orchestration.partitions import tenant_partitions
@@ -19,7 +20,6 @@ from lineup_integrations.zoho.contacts import ContactsMapper
 from lineup_integrations.zoho.resource import ZohoResource
 from lineup_integrations.zoho.sync import ContactsSync
 
-PROVIDER = "zoho"
 GROUP = "zoho"
 
 
@@ -56,7 +56,7 @@ def zoho_contacts_raw(context: dg.AssetExecutionContext, config: ZohoSyncConfig,
         ) from None
     except ScopeError as error:
         raise permanent_failure(f"Zoho refused the request for lack of permission ({error.code})") from None
-    except (ApiError, TransportFailure, OAuthError) as error:
+    except (ApiError, OAuthError) as error:
         if isinstance(error, ApiError) and not error.retryable and not isinstance(error, AuthenticationError):
             raise permanent_failure(f"Zoho rejected the request: {error}") from None
         raise request_spec_retry(context, error) from error
@@ -121,9 +121,7 @@ def contacts(context: dg.AssetExecutionContext, store: StoreResource) -> dg.Mate
     )
 
 
-def _parse_since(value: str | None):  # noqa: ANN202
-    import datetime as dt
-
+def _parse_since(value: str | None) -> dt.datetime | None:
     if not value:
         return None
     try:

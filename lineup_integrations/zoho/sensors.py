@@ -7,7 +7,6 @@
 - `zoho_periodic_sync`: every 15 minutes, an incremental sync of every connected tenant.
 """
 
-
 import datetime as dt
 
 import dagster as dg

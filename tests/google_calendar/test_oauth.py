@@ -105,6 +105,7 @@ def test_the_account_id_is_the_email_of_the_verified_id_token(
 
     assert integration.external_account_id == "recruiter@acme.example"
     with store.session() as session:
-        assert session.get(Integration, integration.id).external_account_id == "recruiter@acme.example"
+        stored = session.get(Integration, integration.id)
+        assert stored is not None and stored.external_account_id == "recruiter@acme.example"
     # The id_token was checked against the keys Google publishes (here: the sandbox standing in).
     assert sandbox_reset.state(PROVIDER).requests.count(endpoint="GET /oauth2/v3/certs") == 1

@@ -95,7 +95,8 @@ def test_the_account_id_is_the_oid_of_the_verified_id_token(
     account = sandbox_reset.state(PROVIDER).account(LOGIN)
     assert account is not None and integration.external_account_id == account.user_id  # the `oid` claim
     with store.session() as session:
-        assert session.get(Integration, integration.id).external_account_id == account.user_id
+        stored = session.get(Integration, integration.id)
+        assert stored is not None and stored.external_account_id == account.user_id
     # The id_token was checked against the keys of the configured tenant segment.
     assert sandbox_reset.state(PROVIDER).requests.count(endpoint="GET /common/discovery/v2.0/keys") == 1
 
