@@ -20,17 +20,14 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from tenacity import retry, retry_if_exception_type, stop_after_attempt
 
 from lineup_integrations.core.mapping.defaults import load_default_mapping
 from lineup_integrations.core.mapping.model import Direction, FieldRule, Mapping, ProviderField
 from lineup_integrations.core.mapping.validation import merge_validated
-from lineup_integrations.core.store import ActiveMapping, MappingVersion, Store, audit, upsert
+from lineup_integrations.core.store import ActiveMapping, MappingVersion, Store, audit, serialize_on, upsert
 
 DEFAULT_VERSION = 0
-_CONFLICT_ATTEMPTS = 5
 
 
 class UnknownMappingVersionError(LookupError):
@@ -89,6 +86,10 @@ def _active_version(session: Session, tenant_id: str, provider: str, entity: str
     return DEFAULT_VERSION if version is None else version
 
 
+def _lock_key(tenant_id: str, provider: str, entity: str) -> str:
+    return f"mapping:{tenant_id}:{provider}:{entity}"
+
+
 def _point_to(session: Session, tenant_id: str, provider: str, entity: str, version: int) -> None:
     upsert(session, ActiveMapping,
            [{"tenant_id": tenant_id, "provider": provider, "entity": entity, "version": version,
@@ -112,7 +113,6 @@ def mapping_history(store: Store, tenant_id: str, provider: str, entity: str) ->
     return [_default(tenant_id, provider, entity), *(_from_row(row) for row in rows)]
 
 
-@retry(retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(_CONFLICT_ATTEMPTS), reraise=True)
 def propose_mapping(
     store: Store,
     tenant_id: str,
@@ -127,8 +127,9 @@ def propose_mapping(
     """Validate `changes`, merge them into the active version, save the result as the next
     version and make it active. Raises `MappingValidationError` (nothing saved) when invalid.
     A change that leaves the rules as they are creates no version and returns the active one.
-    Retried as a whole when a concurrent first change took the same version number."""
+    Concurrent changes of one mapping queue on a lock, so each builds on the one before."""
     with store.locked_session() as session:
+        serialize_on(session, _lock_key(tenant_id, provider, entity))
         current = _load(session, tenant_id, provider, entity,
                         _active_version(session, tenant_id, provider, entity, lock=True))
         merged = merge_validated(current.mapping, changes, direction=direction, provider_fields=provider_fields)
@@ -158,6 +159,7 @@ def activate_mapping(
     """Make an existing version (0 = the default) the active one: a rollback or roll-forward that
     creates no rule. Raises `UnknownMappingVersionError` for a version the chain does not have."""
     with store.locked_session() as session:
+        serialize_on(session, _lock_key(tenant_id, provider, entity))
         old = _active_version(session, tenant_id, provider, entity, lock=True)
         target = _load(session, tenant_id, provider, entity, version)
         if version != old:

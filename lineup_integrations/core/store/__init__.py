@@ -1,6 +1,13 @@
 """The integration store (SQLAlchemy 2 over SQLite or PostgreSQL, migrated by Alembic)."""
 
-from lineup_integrations.core.store.db import Store, audit, load_stream_state, save_stream_state, upsert
+from lineup_integrations.core.store.db import (
+    Store,
+    audit,
+    load_stream_state,
+    save_stream_state,
+    serialize_on,
+    upsert,
+)
 from lineup_integrations.core.store.models import (
     ActiveMapping,
     AuditEntry,
@@ -38,6 +45,7 @@ __all__ = [
     "audit",
     "load_stream_state",
     "save_stream_state",
+    "serialize_on",
     "upsert",
     "utcnow",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -96,6 +96,13 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def serialize_on(session: Session, key: str) -> None:
+    """Hold a lock named `key` until the transaction ends, even when no row exists yet to lock
+    (PostgreSQL advisory lock; on SQLite every transaction already holds the write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
 
 def upsert(

@@ -7,6 +7,7 @@ that tenant's rows. The callback is reached by the user's browser without a toke
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -26,6 +27,8 @@ from lineup_integrations.gateway.schemas import (
     IntegrationSummary,
 )
 
+logger = logging.getLogger(__name__)
+
 router = APIRouter(
     prefix="/api/v1/integrations",
     tags=["integrations"],
@@ -39,6 +42,7 @@ def _provider_of_state(store: Store, state: str) -> str:
     with store.session() as session:
         provider = session.scalar(select(OAuthState.provider).where(OAuthState.state_hash == hash_state(state)))
     if provider is None:
+        logger.warning("OAuth callback refused, invalid state (unknown)")  # never the state itself
         raise InvalidStateError("unknown", provider="unknown")
     return provider
 
