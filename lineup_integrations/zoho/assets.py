@@ -19,6 +19,7 @@ from lineup_integrations.orchestration.retries import permanent_failure, request
 from lineup_integrations.zoho.contacts import ContactsMapper
 from lineup_integrations.zoho.resource import ZohoResource
 from lineup_integrations.zoho.sync import ContactsSync
+from lineup_integrations.zoho.tenant_client import record_usage
 
 GROUP = "zoho"
 
@@ -43,6 +44,7 @@ def zoho_contacts_raw(context: dg.AssetExecutionContext, config: ZohoSyncConfig,
     """Pages changed (then, on a full refresh, all) contacts; checkpointed per page so a retry resumes."""
     tenant_id = context.partition_key
     since = _parse_since(config.since)
+    client = None
     try:
         client = zoho.client_for(tenant_id)
         stats = ContactsSync(store.get(), client, tenant_id, per_page=config.per_page).run(
@@ -60,6 +62,9 @@ def zoho_contacts_raw(context: dg.AssetExecutionContext, config: ZohoSyncConfig,
         if isinstance(error, ApiError) and not error.retryable and not isinstance(error, AuthenticationError):
             raise permanent_failure(f"Zoho rejected the request: {error}") from None
         raise request_spec_retry(context, error) from error
+    finally:
+        if client is not None:  # failed attempts spend credits too
+            record_usage(store.get(), tenant_id, client)
     quota = client.quota.snapshot()
     context.log.info("Tenant %s: %d fetched, %d deleted in %d pages (%s)", tenant_id, stats.fetched, stats.deleted,
                      stats.pages, stats.mode)

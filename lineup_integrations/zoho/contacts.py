@@ -126,14 +126,15 @@ class ContactsMapper:
         if not live:
             return
         batch = apply_inbound([row.payload for row in live], mapping.mapping)
-        modified = {row.external_id: row.source_modified_at for row in live}
-        now = dt.datetime.now(dt.UTC)
+        external_ids, *values = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
+        modified_at = {row.external_id: row.source_modified_at for row in live}
+        constants = {"tenant_id": self.tenant_id, "provider": PROVIDER, "mapping_version": mapping.version,
+                     "synced_at": dt.datetime.now(dt.UTC)}
+        names = (EXTERNAL_ID, "source_modified_at", *CONTACT_COLUMNS)
         contacts = [
-            {**dict(zip(CONTACT_COLUMNS, values)), "external_id": external_id, "tenant_id": self.tenant_id,
-             "provider": PROVIDER, "mapping_version": mapping.version, "source_modified_at": modified.get(external_id),
-             "synced_at": now}
-            for external_id, *values in zip(*_columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS)))
-        ]  # fmt: skip
+            dict(zip(names, row), **constants)
+            for row in zip(external_ids, [modified_at.get(external_id) for external_id in external_ids], *values)
+        ]
         upsert(session, Contact, contacts, key=["tenant_id", "provider", "external_id"],
                update=[*CONTACT_COLUMNS, "mapping_version", "source_modified_at", "synced_at"])
         result.upserted += len(contacts)

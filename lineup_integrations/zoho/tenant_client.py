@@ -8,6 +8,7 @@ mid-run) and tracks the organisation's API credits.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import httpx
@@ -16,11 +17,19 @@ from sqlalchemy import select
 from lineup_integrations.core.http import RateLimitTracker, RetryingClient, RetrySettings, shared_pool
 from lineup_integrations.core.mapping import ProviderField, cached_provider_fields
 from lineup_integrations.core.oauth import OAuthEngine
-from lineup_integrations.core.store import Integration, IntegrationNotConnectedError, IntegrationStatus, Store
+from lineup_integrations.core.store import (
+    Integration,
+    IntegrationNotConnectedError,
+    IntegrationStatus,
+    Store,
+    api_calls_since,
+    record_api_usage,
+)
 from lineup_integrations.zoho.client import ZohoClient
 
 PROVIDER = "zoho"
 MODULES = {"contacts": "Contacts"}  # Lineup entity → Zoho module
+QUOTA_WINDOW = dt.timedelta(hours=24)  # Zoho's API credits are a rolling 24-hour budget
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,9 @@ def zoho_client_for(store: Store, oauth: OAuthEngine, tenant_id: str, *, setting
     integration = connected_integration(store, tenant_id)
     integration_id = integration.id
     token = oauth.refresh_if_expiring(integration_id)
+    with store.session() as session:
+        earlier_calls = api_calls_since(session, tenant_id=tenant_id, provider=PROVIDER,
+                                        since=dt.datetime.now(dt.UTC) - QUOTA_WINDOW)
 
     def current_token() -> str:
         return oauth.refresh_if_expiring(integration_id).value
@@ -63,8 +75,16 @@ def zoho_client_for(store: Store, oauth: OAuthEngine, tenant_id: str, *, setting
         access_token=current_token,
         on_unauthorized=replace_token,
         api_version=settings.api_version,
-        quota=RateLimitTracker(daily_budget=settings.daily_credit_budget),
+        quota=RateLimitTracker(daily_budget=integration.daily_api_budget or settings.daily_credit_budget,
+                               earlier_calls=earlier_calls),
     )
+
+
+def record_usage(store: Store, tenant_id: str, client: ZohoClient) -> None:
+    """Count the client's calls against the tenant's rolling 24-hour quota (what later runs start from)."""
+    with store.session() as session:
+        record_api_usage(session, tenant_id=tenant_id, provider=PROVIDER, calls=client.quota.calls,
+                         at=dt.datetime.now(dt.UTC))
 
 
 def provider_fields(store: Store, oauth: OAuthEngine, tenant_id: str, entity: str) -> list[ProviderField]:
@@ -75,6 +95,9 @@ def provider_fields(store: Store, oauth: OAuthEngine, tenant_id: str, entity: st
 
     def fetch() -> list[ProviderField]:
         client = zoho_client_for(store, oauth, tenant_id)
-        return [ProviderField.model_validate(zoho_field.model_dump()) for zoho_field in client.fields(module)]
+        try:
+            return [ProviderField.model_validate(zoho_field.model_dump()) for zoho_field in client.fields(module)]
+        finally:
+            record_usage(store, tenant_id, client)
 
     return cached_provider_fields(store, tenant_id, PROVIDER, module, fetch)

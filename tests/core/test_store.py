@@ -2,7 +2,16 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from lineup_integrations.core.store import Contact, Integration, Store, audit, upsert
+from lineup_integrations.core.store import (
+    ApiUsage,
+    Contact,
+    Integration,
+    Store,
+    api_calls_since,
+    audit,
+    record_api_usage,
+    upsert,
+)
 from lineup_integrations.core.store.models import AuditEntry
 
 
@@ -36,3 +45,16 @@ def test_audit_entries_append_in_the_callers_transaction(store: Store) -> None:
     with store.session() as session:
         entries = session.scalars(select(AuditEntry)).all()
     assert [(e.action, e.actor, e.detail) for e in entries] == [("connect", "user:1", {"scopes": 2})]
+
+
+def test_api_usage_adds_up_per_hour_and_counts_the_last_day(store: Store) -> None:
+    now = dt.datetime(2026, 11, 27, 10, 30, tzinfo=dt.UTC)
+    with store.session() as session:
+        record_api_usage(session, tenant_id="acme", provider="zoho", calls=3, at=now)
+        record_api_usage(session, tenant_id="acme", provider="zoho", calls=4, at=now + dt.timedelta(minutes=20))
+        record_api_usage(session, tenant_id="acme", provider="zoho", calls=9, at=now - dt.timedelta(hours=30))
+        record_api_usage(session, tenant_id="globex", provider="zoho", calls=5, at=now)
+    with store.session() as session:
+        since = now - dt.timedelta(hours=24)
+        assert api_calls_since(session, tenant_id="acme", provider="zoho", since=since) == 7
+        assert session.get(ApiUsage, ("acme", "zoho", now.replace(minute=0))).calls == 7

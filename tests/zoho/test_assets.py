@@ -62,6 +62,23 @@ def test_a_sync_records_numeric_metadata_and_passes_its_checks(
     assert "contacts_have_email" in checks
 
 
+def test_the_quota_remaining_counts_earlier_runs_against_the_tenants_own_budget(
+    store: Store, store_url: str, sandbox_reset: SandboxHandle, zoho_tenant_factory: TenantFactory,
+    instance: dg.DagsterInstance,
+) -> None:
+    tenant = zoho_tenant_factory(contacts=700)
+    first = materialize([zoho_contacts_raw], tenant, instance, store_url, make_zoho_resource(store_url, sandbox_reset))
+    assert metadata(first, "zoho_contacts_raw")["rate_limit_remaining"] == 5000 - 4
+    with store.session() as session:
+        session.get(Integration, tenant.integration.id).daily_api_budget = 1000  # e.g. a Free edition org
+
+    second = materialize([zoho_contacts_raw], tenant, instance, store_url, make_zoho_resource(store_url, sandbox_reset))
+
+    raw = metadata(second, "zoho_contacts_raw")
+    assert (raw["sync_mode"], raw["api_calls"]) == ("incremental", 2)
+    assert raw["rate_limit_remaining"] == 1000 - 4 - 2
+
+
 def test_a_disconnected_tenant_fails_at_once_without_a_provider_call(
     store: Store, store_url: str, sandbox_reset: SandboxHandle, zoho_tenant_factory: TenantFactory,
     instance: dg.DagsterInstance,

@@ -3,8 +3,9 @@
 `remaining` is always known. When the provider sends rate-limit headers
 (`X-RateLimit-Remaining`, `-Limit`, `-Reset`; matched case-insensitively) the last values win,
 less the calls made since that response; otherwise it is the configured daily budget less the
-calls this tracker counted in the last 24 hours (Zoho's credits are a rolling 24-hour window,
-and Zoho documents no such headers, so a client must not depend on them).
+calls made in the last 24 hours — `earlier_calls` (counted by earlier runs, from the store) plus
+the calls this tracker counted (Zoho's credits are a rolling 24-hour window, and Zoho documents
+no such headers, so a client must not depend on them).
 
 Thread-safe: one tenant's sync fetches the next page on a helper thread while it writes this one.
 """
@@ -56,10 +57,12 @@ class QuotaSnapshot(BaseModel):
 class RateLimitTracker:
     """Counts one tenant's API calls and retries against its provider quota."""
 
-    def __init__(self, *, daily_budget: int, clock: Callable[[], dt.datetime] = _utcnow) -> None:
-        if daily_budget < 0:
-            raise ValueError("daily_budget must be >= 0")
+    def __init__(self, *, daily_budget: int, earlier_calls: int = 0,
+                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+        if daily_budget < 0 or earlier_calls < 0:
+            raise ValueError("daily_budget and earlier_calls must be >= 0")
         self.daily_budget = daily_budget
+        self.earlier_calls = earlier_calls
         self._clock = clock
         self._lock = threading.Lock()
         self._calls = 0
@@ -106,7 +109,7 @@ class RateLimitTracker:
                 remaining = self._header_remaining - (self._calls - self._calls_at_header)
                 source: Literal["headers", "budget"] = "headers"
             else:
-                remaining = self.daily_budget - self._calls_in_window(now)
+                remaining = self.daily_budget - self.earlier_calls - self._calls_in_window(now)
                 source = "budget"
             return QuotaSnapshot(
                 calls=self._calls,

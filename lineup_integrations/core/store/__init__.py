@@ -2,14 +2,17 @@
 
 from lineup_integrations.core.store.db import (
     Store,
+    api_calls_since,
     audit,
     load_stream_state,
+    record_api_usage,
     save_stream_state,
     serialize_on,
     upsert,
 )
 from lineup_integrations.core.store.models import (
     ActiveMapping,
+    ApiUsage,
     AuditEntry,
     Base,
     Contact,
@@ -28,6 +31,7 @@ from lineup_integrations.core.store.models import (
 
 __all__ = [
     "ActiveMapping",
+    "ApiUsage",
     "AuditEntry",
     "Base",
     "Contact",
@@ -42,8 +46,10 @@ __all__ = [
     "RawRecord",
     "Store",
     "SyncCursor",
+    "api_calls_since",
     "audit",
     "load_stream_state",
+    "record_api_usage",
     "save_stream_state",
     "serialize_on",
     "upsert",

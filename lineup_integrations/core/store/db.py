@@ -16,12 +16,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineup_integrations.core.settings import PROJECT_ROOT
-from lineup_integrations.core.store.models import AuditEntry, Base, SyncCursor
+from lineup_integrations.core.store.models import ApiUsage, AuditEntry, Base, SyncCursor
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 ALEMBIC_DIR = PROJECT_ROOT / "alembic"
@@ -115,18 +115,43 @@ def upsert(
 ) -> None:
     """Insert `rows`, or update the `update` columns of the rows whose `key` already exists — one statement.
 
-    Every row must have the same keys; a key given as None writes NULL. The statement targets the
-    model's table (Core), so many rows go to the driver as one executemany: the ORM's bulk path
-    would split them into one statement per distinct set of non-None keys."""
+    Every row must have the same keys; a key given as None writes NULL; when a key repeats in
+    `rows`, the last row wins (as upserting them one by one would). The statement targets the
+    model's table (Core), so many rows reach the driver as one batch: the ORM's bulk path would
+    split them into one statement per distinct set of non-None keys. On PostgreSQL the statement
+    returns the keys only so that SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues");
+    without RETURNING an ON CONFLICT insert goes one row per round trip."""
     if not rows:
         return
+    unique = list({tuple(row[column] for column in key): row for row in rows}.values())
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(model.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=list(key), set_={column: statement.excluded[column] for column in update}
     )
-    session.execute(statement, list(rows))
+    if dialect == "postgresql":
+        statement = statement.returning(*(statement.table.c[column] for column in key))
+    session.execute(statement, unique)
+
+
+def record_api_usage(session: Session, *, tenant_id: str, provider: str, calls: int, at: dt.datetime) -> None:
+    """Add `calls` to the tenant's count for the hour of `at` (one statement, safe under concurrency)."""
+    if calls <= 0:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ApiUsage).values(tenant_id=tenant_id, provider=provider,
+                                        hour=at.replace(minute=0, second=0, microsecond=0), calls=calls)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["tenant_id", "provider", "hour"], set_={"calls": ApiUsage.calls + statement.excluded.calls}))
+
+
+def api_calls_since(session: Session, *, tenant_id: str, provider: str, since: dt.datetime) -> int:
+    """Calls recorded from the hour of `since` on (hour buckets: at most an hour's calls too many)."""
+    return session.scalar(select(func.coalesce(func.sum(ApiUsage.calls), 0)).where(
+        ApiUsage.tenant_id == tenant_id, ApiUsage.provider == provider,
+        ApiUsage.hour >= since.replace(minute=0, second=0, microsecond=0))) or 0
 
 
 def audit(

@@ -91,6 +91,8 @@ class Integration(Base):
     api_domain: Mapped[str | None] = mapped_column(String(255))  # where API calls go
     scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # The organisation's daily API budget where it differs from the provider default (e.g. Zoho's edition).
+    daily_api_budget: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     connected_at: Mapped[dt.datetime | None]
@@ -252,6 +254,17 @@ class ActiveMapping(Base):
     entity: Mapped[str] = mapped_column(String(40), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiUsage(Base):
+    """API calls made per tenant, provider and hour: the rolling 24-hour count a quota is spent against."""
+
+    __tablename__ = "api_usage"
+
+    tenant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ProviderFieldCache(Base):
