@@ -1,4 +1,5 @@
-"""Shared fixtures: a migrated store on SQLite and on a real PostgreSQL server, and a vault.
+"""Shared fixtures: a migrated store on SQLite and on a real PostgreSQL server, a vault, the
+provider sandbox, an OAuth engine pointed at it, and a recorder standing in for retry sleeps.
 
 `store` is parametrised over both backends, so every test that takes it runs twice. The
 PostgreSQL server is started once per test session by the fixture itself. Locally, a machine
@@ -16,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from lineup_integrations.core.oauth import OAuthEngine
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import KeyRing, Vault
 from lineup_integrations.devtools.local_postgres import LocalPostgres, PostgresUnavailable, local_postgres
 from lineup_integrations.sandbox import SandboxHandle, running_sandbox
+from tests.core.oauth.helpers import sandbox_engine
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 
@@ -87,3 +90,26 @@ def sandbox_reset(sandbox: SandboxHandle) -> SandboxHandle:
     """The session's sandbox, reset to a fresh state (no accounts, tokens, faults or counts) for this test."""
     sandbox.reset()
     return sandbox
+
+
+@pytest.fixture
+def engine(
+    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[OAuthEngine]:
+    """An OAuth engine on the test's store whose providers are the (fresh) sandbox's (see `sandbox_engine`)."""
+    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
+
+
+class SleepRecorder:
+    """Stands in for time.sleep inside tenacity: records each wait instead of waiting."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleep() -> SleepRecorder:
+    return SleepRecorder()

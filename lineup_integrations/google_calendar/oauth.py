@@ -13,14 +13,7 @@ oauth2.googleapis.com and www.googleapis.com alike.
 
 from __future__ import annotations
 
-import httpx
-
-from lineup_integrations.core.oauth import (
-    GrantedAccess,
-    OAuthProviderConfig,
-    base_url_from_env,
-    client_registration,
-)
+from lineup_integrations.core.oauth import OAuthProviderConfig, base_url_from_env, client_registration, id_token_claim
 from lineup_integrations.core.settings import Settings
 
 PROVIDER = "google_calendar"
@@ -37,9 +30,7 @@ REAL_ISSUERS = ("https://accounts.google.com", "accounts.google.com")  # Google 
 JWKS_PATH = "/oauth2/v3/certs"
 
 
-def account_email(_http: httpx.Client, granted: GrantedAccess) -> str | None:
-    email = granted.id_token_claims.get("email")
-    return email if isinstance(email, str) and email else None
+account_email = id_token_claim("email")
 
 
 def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthProviderConfig:

@@ -22,32 +22,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
-from lineup_integrations.sandbox.app import form_params, redirect_to, sandbox_app
+from lineup_integrations.sandbox.app import (
+    GRANT_CREDENTIALS,
+    form_params,
+    issue_code_from_query,
+    redeem_grant,
+    redirect_to,
+    sandbox_app,
+    token_params,
+)
 from lineup_integrations.sandbox.kit import (
+    PKCE_METHODS,
     ClientCheck,
     GrantRejected,
     IssuedTokens,
     Rejection,
-    SandboxConfig,
-    SandboxProfile,
     SandboxState,
     TokenFormat,
     numeric_id,
+    sandbox_profile,
 )
 
-SANDBOX_PROFILE = SandboxProfile(
-    provider="google_calendar",
-    defaults=SandboxConfig(
-        client_id="sandbox-google_calendar-client",
-        client_secret=SecretStr("sandbox-google_calendar-secret"),
-        access_token_ttl=3600,
-        code_ttl=600,
-        rotate_refresh_tokens=False,
-    ),
-    new_account_id=numeric_id(21),
-    new_user_id=numeric_id(21),
+SANDBOX_PROFILE = sandbox_profile(
+    "google_calendar",
+    new_id=numeric_id(21),
     token_format=TokenFormat(access="ya29.", refresh="1//", code="4/"),
 )
 
@@ -70,7 +70,6 @@ _API_ERRORS: dict[int, tuple[str, str, str]] = {
     404: ("global", "notFound", "Not Found"),
     429: ("usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
 }
-_PKCE_METHODS = ("S256", "plain")
 
 
 class GoogleTokenResponse(BaseModel):
@@ -110,7 +109,7 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         if query["response_type"] != "code":
             return _error_page(400, "unsupported_response_type", f"Invalid response_type: {query['response_type']}")
         challenge, method = query.get("code_challenge"), query.get("code_challenge_method")
-        if challenge and method not in (None, *_PKCE_METHODS):
+        if challenge and method not in (None, *PKCE_METHODS):
             return _error_page(400, "invalid_request", "Invalid code_challenge_method")
         redirect_uri, client_id = query["redirect_uri"], query["client_id"]
         account = state.account_for_login_hint(query.get("login_hint"))
@@ -120,45 +119,26 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         offline = query.get("access_type") == "offline" and (
             "consent" in query.get("prompt", "").split() or not state.has_live_grant(account.login, client_id)
         )
-        code = state.issue_code(
-            account,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            scopes=scopes,
-            offline=offline,
-            code_challenge=challenge,
-            code_challenge_method=method,
-        )
+        code = issue_code_from_query(state, account, query, scopes=scopes, offline=offline)
         return redirect_to(redirect_uri, {"state": query.get("state"), "code": code, "scope": " ".join(scopes)})
 
     @router.post("/token")
     async def token(request: Request) -> Response:
-        params = await form_params(request)
-        grant_type = params.get("grant_type")
-        state.count_token_request(grant_type)
-        if grant_type not in ("authorization_code", "refresh_token"):
-            return _token_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type or ''}")
+        params = await token_params(state, request)
+        grant_type = params.get("grant_type", "")
+        if grant_type not in GRANT_CREDENTIALS:
+            return _token_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")
         client = state.check_client(params.get("client_id"), params.get("client_secret"))
         if client is ClientCheck.UNKNOWN_CLIENT:
             return _token_error(401, "invalid_client", "The OAuth client was not found.")
         if client is ClientCheck.WRONG_SECRET:
             return _token_error(401, "invalid_client", "Unauthorized")
-        credential = "code" if grant_type == "authorization_code" else "refresh_token"
+        credential = GRANT_CREDENTIALS[grant_type]
         if not params.get(credential):
             return _token_error(400, "invalid_request", f"Missing required parameter: {credential}")
+        scope = params.get("scope")  # a refresh may narrow the granted scopes
         try:
-            if grant_type == "authorization_code":
-                issued = state.redeem_code(
-                    params["code"],
-                    client_id=params["client_id"],
-                    redirect_uri=params.get("redirect_uri"),
-                    code_verifier=params.get("code_verifier"),
-                )
-            else:
-                scope = params.get("scope")
-                issued = state.refresh(
-                    params["refresh_token"], client_id=params["client_id"], scopes=scope.split() if scope else None
-                )
+            issued = redeem_grant(state, params, scopes=scope.split() if scope else None)
         except GrantRejected as rejected:
             return _token_error(*_REJECTIONS.get(rejected.reason, (400, "invalid_grant", "Bad Request")))
         return _token_response(state, issued, issuer=str(request.base_url).rstrip("/"))

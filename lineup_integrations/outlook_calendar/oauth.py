@@ -18,14 +18,7 @@ from __future__ import annotations
 
 import os
 
-import httpx
-
-from lineup_integrations.core.oauth import (
-    GrantedAccess,
-    OAuthProviderConfig,
-    base_url_from_env,
-    client_registration,
-)
+from lineup_integrations.core.oauth import OAuthProviderConfig, base_url_from_env, client_registration, id_token_claim
 from lineup_integrations.core.settings import Settings
 
 PROVIDER = "outlook_calendar"
@@ -36,9 +29,7 @@ REAL_GRAPH_HOST = "https://graph.microsoft.com"
 DEFAULT_TENANT = "common"
 
 
-def account_object_id(_http: httpx.Client, granted: GrantedAccess) -> str | None:
-    oid = granted.id_token_claims.get("oid")
-    return oid if isinstance(oid, str) and oid else None
+account_object_id = id_token_claim("oid")
 
 
 def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthProviderConfig:

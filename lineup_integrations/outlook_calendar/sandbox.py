@@ -27,33 +27,33 @@ import re
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
-from lineup_integrations.sandbox.app import form_params, redirect_to, sandbox_app
+from lineup_integrations.sandbox.app import (
+    GRANT_CREDENTIALS,
+    issue_code_from_query,
+    redeem_grant,
+    redirect_to,
+    sandbox_app,
+    token_params,
+)
 from lineup_integrations.sandbox.kit import (
+    PKCE_METHODS,
     ClientCheck,
     GrantRejected,
     IssuedTokens,
     Rejection,
-    SandboxConfig,
-    SandboxProfile,
     SandboxState,
     TokenFormat,
     guid,
+    sandbox_profile,
 )
 
-SANDBOX_PROFILE = SandboxProfile(
-    provider="outlook_calendar",
-    defaults=SandboxConfig(
-        client_id="sandbox-outlook_calendar-client",
-        client_secret=SecretStr("sandbox-outlook_calendar-secret"),
-        access_token_ttl=3600,
-        code_ttl=600,
-        rotate_refresh_tokens=True,
-    ),
-    new_account_id=guid,
-    new_user_id=guid,
+SANDBOX_PROFILE = sandbox_profile(
+    "outlook_calendar",
+    new_id=guid,
     token_format=TokenFormat(access="eyJ0eXAiOiJKV1QifQ.", refresh="0.A", code="0.A"),
+    rotate_refresh_tokens=True,
 )
 
 OFFLINE_ACCESS = "offline_access"
@@ -180,31 +180,22 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         scopes = query.get("scope", "").split()
         if not scopes:
             return redirect_error("invalid_request", 900144, _missing("scope"))
-        if challenge and method not in (None, "S256", "plain"):
+        if challenge and method not in (None, *PKCE_METHODS):
             return redirect_error("invalid_request", 5000, "Invalid code_challenge_method.")
         account = state.account_for_login_hint(query.get("login_hint"))
         if account.deny:
             return redirect_error("access_denied", 65004, "User declined to consent to access the app.")
-        code = state.issue_code(
-            account,
-            client_id=client_id or "",
-            redirect_uri=redirect_uri,
-            scopes=scopes,
-            offline=OFFLINE_ACCESS in scopes,
-            code_challenge=challenge,
-            code_challenge_method=method,
-        )
+        code = issue_code_from_query(state, account, query, scopes=scopes, offline=OFFLINE_ACCESS in scopes)
         return redirect_to(redirect_uri, {"code": code, "state": query.get("state"), "session_state": guid()})
 
     @router.post("/{tenant}/oauth2/v2.0/token")
     async def token(request: Request, tenant: str) -> Response:
-        params = await form_params(request)
-        grant_type = params.get("grant_type")
-        state.count_token_request(grant_type)
+        params = await token_params(state, request)
+        grant_type = params.get("grant_type", "")
         if not _TENANT.match(tenant):
             return aad_error(request, 400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.")
-        if grant_type not in ("authorization_code", "refresh_token"):
-            message = f"The app requested an unsupported grant type '{grant_type or ''}'."
+        if grant_type not in GRANT_CREDENTIALS:
+            message = f"The app requested an unsupported grant type '{grant_type}'."
             return aad_error(request, 400, "unsupported_grant_type", 70003, message)
         client_id = params.get("client_id")
         client = state.check_client(client_id, params.get("client_secret"))
@@ -217,21 +208,11 @@ def oauth_routes(state: SandboxState) -> APIRouter:
                 f"secret value, not the client secret ID, for a secret added to app '{client_id}'."
             )
             return aad_error(request, 401, "invalid_client", 7000215, message)
-        credential = "code" if grant_type == "authorization_code" else "refresh_token"
-        for required in ("scope", credential):
+        for required in ("scope", GRANT_CREDENTIALS[grant_type]):
             if not params.get(required):
                 return aad_error(request, 400, "invalid_request", 900144, _missing(required))
-        scopes = params["scope"].split()
         try:
-            if grant_type == "authorization_code":
-                issued = state.redeem_code(
-                    params["code"],
-                    client_id=client_id or "",
-                    redirect_uri=params.get("redirect_uri"),
-                    code_verifier=params.get("code_verifier"),
-                )
-            else:
-                issued = state.refresh(params["refresh_token"], client_id=client_id or "", scopes=scopes)
+            issued = redeem_grant(state, params, scopes=params["scope"].split())
         except GrantRejected as rejected:
             return aad_error(request, *_REJECTIONS.get(rejected.reason, _INVALID_CODE))
         return _token_response(state, issued, base_url=str(request.base_url).rstrip("/"))

@@ -8,7 +8,7 @@ calendar) only writes its own endpoints and gets fault injection and request cou
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 import httpx
@@ -17,12 +17,14 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lineup_integrations.sandbox.control import CONTROL_PREFIX, control_router
-from lineup_integrations.sandbox.kit import Fault, LoggedRequest, SandboxState
+from lineup_integrations.sandbox.kit import Fault, IssuedTokens, LoggedRequest, SandboxAccount, SandboxState
 
 ErrorResponder = Callable[[int], Response]
 """Renders the provider's own error body for an HTTP status (401 = the provider's invalid-token error)."""
 
 TRUNCATED_JSON = b'{"data":[{"id":"'
+GRANT_CREDENTIALS: Mapping[str, str] = {"authorization_code": "code", "refresh_token": "refresh_token"}
+"""The grant types every provider's token endpoint serves, and the form parameter carrying each one's credential."""
 
 
 def sandbox_app(state: SandboxState, *routers: APIRouter, title: str, error_response: ErrorResponder) -> FastAPI:
@@ -50,6 +52,52 @@ async def form_params(request: Request, *, include_query: bool = False) -> dict[
     if content_type.startswith("application/x-www-form-urlencoded"):
         params.update(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
     return params
+
+
+async def token_params(state: SandboxState, request: Request, *, include_query: bool = False) -> dict[str, str]:
+    """The parameters of a token request (see `form_params`), counted by grant type in the
+    sandbox's stats before the provider checks anything."""
+    params = await form_params(request, include_query=include_query)
+    state.count_token_request(params.get("grant_type"))
+    return params
+
+
+def issue_code_from_query(
+    state: SandboxState, account: SandboxAccount, query: Mapping[str, str], *, scopes: Sequence[str], offline: bool
+) -> str:
+    """The code of an authorize request `account` approved. Client, redirect URI and PKCE challenge
+    come from the standard query parameters (RFC 6749 §4.1.1, RFC 7636 §4.3), which the provider
+    has checked already; `scopes` and `offline` are its own reading of the request."""
+    return state.issue_code(
+        account,
+        client_id=query["client_id"],
+        redirect_uri=query["redirect_uri"],
+        scopes=scopes,
+        offline=offline,
+        code_challenge=query.get("code_challenge"),
+        code_challenge_method=query.get("code_challenge_method"),
+    )
+
+
+def redeem_grant(
+    state: SandboxState, params: Mapping[str, str], *, scopes: Sequence[str] | None = None, dc: str | None = None
+) -> IssuedTokens:
+    """Tokens for a token request's grant, from its standard form parameters (RFC 6749 §4.1.3 and
+    §6, RFC 7636 §4.5), or raise `GrantRejected`. The provider has checked the client and that the
+    grant type is one of `GRANT_CREDENTIALS`; `scopes` narrow a refresh, `dc` is the data centre
+    the request reached."""
+    grant_type, client_id = params.get("grant_type"), params["client_id"]
+    if grant_type == "authorization_code":
+        return state.redeem_code(
+            params.get("code", ""),
+            client_id=client_id,
+            redirect_uri=params.get("redirect_uri"),
+            code_verifier=params.get("code_verifier"),
+            dc=dc,
+        )
+    if grant_type == "refresh_token":
+        return state.refresh(params.get("refresh_token", ""), client_id=client_id, scopes=scopes, dc=dc)
+    raise ValueError(f"unsupported grant type {grant_type!r}")
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -81,11 +129,22 @@ class FaultInjectionMiddleware:
         info = self.state.lookup_access_token(token) if token else None
         login = info.account.login if info else None
         status: int | None = None
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                self.state.requests.record(LoggedRequest(
+                    method=method, path=path, login=login, account_id=info.account.account_id if info else None,
+                    status=status, at=self.state.clock.now(),
+                ))  # fmt: skip
 
         async def send_logged(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                record()  # before the client can read the answer, so a test that reads the log next sees it
             await send(message)
 
         try:
@@ -95,16 +154,7 @@ class FaultInjectionMiddleware:
             else:
                 await self._serve_fault(fault, scope, receive, send_logged)
         finally:
-            self.state.requests.record(
-                LoggedRequest(
-                    method=method,
-                    path=path,
-                    login=login,
-                    account_id=info.account.account_id if info else None,
-                    status=status,
-                    at=self.state.clock.now(),
-                )
-            )
+            record()  # a dropped or held connection never started a response
 
     async def _serve_fault(self, fault: Fault, scope: Scope, receive: Receive, send: Send) -> None:
         if fault.kind == "status":

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 DEFAULT_LOGIN = "sandbox.user@example.com"
+PKCE_METHODS = ("S256", "plain")  # the `code_challenge_method`s of RFC 7636
 ID_TOKEN_TTL = dt.timedelta(hours=1)
 
 
@@ -83,6 +84,34 @@ class SandboxProfile:
     new_user_id: Callable[[], str]
     data_centres: tuple[str, ...] = ()
     token_format: TokenFormat = TokenFormat()
+
+
+def sandbox_profile(
+    provider: str,
+    *,
+    new_id: Callable[[], str],
+    token_format: TokenFormat = TokenFormat(),
+    data_centres: tuple[str, ...] = (),
+    code_ttl: int = 600,
+    rotate_refresh_tokens: bool = False,
+) -> SandboxProfile:
+    """A provider's profile with the sandbox's client registration (`sandbox-{provider}-client`,
+    secret `sandbox-{provider}-secret`, what `make demo` configures), hour-long access tokens and
+    `new_id` making both account and user ids."""
+    return SandboxProfile(
+        provider=provider,
+        defaults=SandboxConfig(
+            client_id=f"sandbox-{provider}-client",
+            client_secret=SecretStr(f"sandbox-{provider}-secret"),
+            access_token_ttl=3600,
+            code_ttl=code_ttl,
+            rotate_refresh_tokens=rotate_refresh_tokens,
+        ),
+        new_account_id=new_id,
+        new_user_id=new_id,
+        data_centres=data_centres,
+        token_format=token_format,
+    )
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ class SandboxStartupError(RuntimeError):
     """A sandbox server did not start (its exception is chained)."""
 
 
-class _Server(uvicorn.Server):
+class ReadyServer(uvicorn.Server):
     """uvicorn's server, with an event set once it serves its socket (or has failed to)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -87,7 +87,7 @@ def running_sandbox(
 ) -> Iterator[SandboxHandle]:
     """Serve `providers` in a daemon thread for the duration of the `with` block."""
     states: dict[str, SandboxState] = {}
-    servers: list[tuple[_Server, socket.socket]] = []
+    servers: list[tuple[ReadyServer, socket.socket]] = []
     base_urls: dict[str, str] = {}
     try:
         for provider in providers:
@@ -102,7 +102,7 @@ def running_sandbox(
                 lifespan="off",
                 timeout_graceful_shutdown=1,
             )
-            servers.append((_Server(config), listener))
+            servers.append((ReadyServer(config), listener))
             states[provider] = state
             base_urls[provider] = f"http://{host}:{listener.getsockname()[1]}"
     except BaseException:
@@ -151,7 +151,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-async def _serve_all(servers: Sequence[tuple[_Server, socket.socket]]) -> None:
+async def _serve_all(servers: Sequence[tuple[ReadyServer, socket.socket]]) -> None:
     await asyncio.gather(*(server.serve(sockets=[listener]) for server, listener in servers))
 
 

@@ -15,11 +15,12 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import Row, delete, func, or_, select, tuple_
+from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.mapping import (
@@ -30,6 +31,7 @@ from lineup_integrations.core.mapping import (
     active_mapping,
     apply_inbound,
 )
+from lineup_integrations.core.read_ahead import read_ahead
 from lineup_integrations.core.store import (
     Contact,
     DeadLetter,
@@ -46,8 +48,8 @@ STREAM = "contacts.mapped"
 CHUNK_SIZE = 5000
 CONTACT_COLUMNS = CONTACT_SCHEMA.field_names
 # What a chunk reads of each raw record: plain columns, no ORM objects (100,000 of them cost seconds).
-RAW_COLUMNS = (RawRecord.id, RawRecord.change_seq, RawRecord.external_id, RawRecord.payload, RawRecord.deleted_at,
-               RawRecord.source_modified_at)
+RAW_COLUMNS = (RawRecord.id, RawRecord.change_seq, RawRecord.external_id, RawRecord.payload,
+               RawRecord.deleted_at.is_not(None).label("deleted"), RawRecord.source_modified_at)
 
 
 class MappedCursor(BaseModel):
@@ -61,6 +63,17 @@ class ContactQuality:
     total: int = 0
     duplicate_external_ids: int = 0
     without_email: int = 0
+
+
+@dataclass
+class MappedChunk:
+    """One chunk of raw records, mapped and ready to write: contact rows to upsert, external ids
+    whose contacts to delete, records the mapping rejected; `last` is the keyset checkpoint after it."""
+
+    last: tuple[int, int]
+    gone: list[str]
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[RejectedRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -89,56 +102,63 @@ class ContactsMapper:
         if cursor.mapping_version != mapping.version:
             result.rebuilt = cursor.mapping_version is not None
             cursor = MappedCursor(mapping_version=mapping.version)
-        while True:
+        # The next chunk is read and mapped on a helper thread while this one is written.
+        chunks = read_ahead(lambda after: self._map_chunk(after, mapping), (cursor.after_seq, cursor.after_id),
+                            lambda chunk: chunk.last if chunk else None, name="contacts-map")
+        for chunk in chunks:
+            if chunk is None:
+                break
             with self.store.session() as session:
-                rows = self._next_chunk(session, cursor)
-                if not rows:
-                    self._save_cursor(session, cursor)
-                    break
-                self._apply_chunk(session, rows, mapping, result)
-                cursor.after_seq, cursor.after_id = rows[-1].change_seq, rows[-1].id
+                self._write_chunk(session, chunk, result)
+                cursor.after_seq, cursor.after_id = chunk.last
                 self._save_cursor(session, cursor)
         with self.store.session() as session:
+            self._save_cursor(session, cursor)  # also records a new mapping version when nothing was left to map
             result.quality = self.quality(session)
         result.duration_s = time.perf_counter() - started
         return result
 
-    def _next_chunk(self, session: Session, cursor: MappedCursor) -> Sequence[Row]:
-        return session.execute(
-            select(*RAW_COLUMNS)
-            .where(
-                RawRecord.tenant_id == self.tenant_id, RawRecord.provider == PROVIDER, RawRecord.entity == ENTITY,
-                tuple_(RawRecord.change_seq, RawRecord.id) > tuple_(cursor.after_seq, cursor.after_id),
-            )
-            .order_by(RawRecord.change_seq, RawRecord.id)
-            .limit(self.chunk_size)
-        ).all()  # fmt: skip
+    def _map_chunk(self, after: tuple[int, int], mapping: VersionedMapping) -> MappedChunk | None:
+        """The raw records after the keyset `after`, mapped; None when there are none left."""
+        with self.store.session() as session:
+            rows = session.execute(
+                select(*RAW_COLUMNS)
+                .where(
+                    RawRecord.tenant_id == self.tenant_id, RawRecord.provider == PROVIDER, RawRecord.entity == ENTITY,
+                    tuple_(RawRecord.change_seq, RawRecord.id) > tuple_(*after),
+                )
+                .order_by(RawRecord.change_seq, RawRecord.id)
+                .limit(self.chunk_size)
+            ).all()  # fmt: skip
+        if not rows:
+            return None
+        live = [row for row in rows if not row.deleted]
+        chunk = MappedChunk(last=(rows[-1].change_seq, rows[-1].id),
+                            gone=[row.external_id for row in rows if row.deleted])
+        if live:
+            batch = apply_inbound([row.payload for row in live], mapping.mapping)
+            external_ids, *values = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
+            modified_at = {row.external_id: row.source_modified_at for row in live}
+            constants = {"tenant_id": self.tenant_id, "provider": PROVIDER, "mapping_version": mapping.version,
+                         "synced_at": dt.datetime.now(dt.UTC)}
+            names = (EXTERNAL_ID, "source_modified_at", *CONTACT_COLUMNS)
+            chunk.contacts = [
+                dict(zip(names, row), **constants)
+                for row in zip(external_ids, [modified_at.get(external_id) for external_id in external_ids], *values)
+            ]
+            chunk.rejected = batch.rejected
+        return chunk
 
-    def _apply_chunk(self, session: Session, rows: Sequence[Row], mapping: VersionedMapping,
-                     result: MappingRunResult) -> None:
-        live = [row for row in rows if row.deleted_at is None]
-        gone = [row.external_id for row in rows if row.deleted_at is not None]
-        if gone:
+    def _write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult) -> None:
+        if chunk.gone:
             result.deleted += session.execute(
                 delete(Contact).where(Contact.tenant_id == self.tenant_id, Contact.provider == PROVIDER,
-                                      Contact.external_id.in_(gone))
+                                      Contact.external_id.in_(chunk.gone))
             ).rowcount or 0
-        if not live:
-            return
-        batch = apply_inbound([row.payload for row in live], mapping.mapping)
-        external_ids, *values = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
-        modified_at = {row.external_id: row.source_modified_at for row in live}
-        constants = {"tenant_id": self.tenant_id, "provider": PROVIDER, "mapping_version": mapping.version,
-                     "synced_at": dt.datetime.now(dt.UTC)}
-        names = (EXTERNAL_ID, "source_modified_at", *CONTACT_COLUMNS)
-        contacts = [
-            dict(zip(names, row), **constants)
-            for row in zip(external_ids, [modified_at.get(external_id) for external_id in external_ids], *values)
-        ]
-        upsert(session, Contact, contacts, key=["tenant_id", "provider", "external_id"],
+        upsert(session, Contact, chunk.contacts, key=["tenant_id", "provider", "external_id"],
                update=[*CONTACT_COLUMNS, "mapping_version", "source_modified_at", "synced_at"])
-        result.upserted += len(contacts)
-        self._dead_letter(session, batch.rejected, result)
+        result.upserted += len(chunk.contacts)
+        self._dead_letter(session, chunk.rejected, result)
 
     def _dead_letter(self, session: Session, rejected: list[RejectedRecord], result: MappingRunResult) -> None:
         ids = [item.external_id for item in rejected]

@@ -23,38 +23,38 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
-from lineup_integrations.sandbox.app import form_params, redirect_to, sandbox_app
+from lineup_integrations.sandbox.app import (
+    GRANT_CREDENTIALS,
+    form_params,
+    issue_code_from_query,
+    redeem_grant,
+    redirect_to,
+    sandbox_app,
+    token_params,
+)
 from lineup_integrations.sandbox.kit import (
     ClientCheck,
     GrantRejected,
     IssuedTokens,
     Rejection,
-    SandboxConfig,
-    SandboxProfile,
     SandboxState,
     TokenFormat,
     numeric_id,
+    sandbox_profile,
 )
 from lineup_integrations.zoho.sandbox_crm import crm_routes
 
 US = "us"
 DATA_CENTRES: tuple[str, ...] = (US, "eu", "in", "au", "jp", "ca", "cn", "sa")
 
-SANDBOX_PROFILE = SandboxProfile(
-    provider="zoho",
-    defaults=SandboxConfig(
-        client_id="sandbox-zoho-client",
-        client_secret=SecretStr("sandbox-zoho-secret"),
-        access_token_ttl=3600,
-        code_ttl=120,
-        rotate_refresh_tokens=False,
-    ),
-    new_account_id=numeric_id(19),
-    new_user_id=numeric_id(19),
-    data_centres=DATA_CENTRES,
+SANDBOX_PROFILE = sandbox_profile(
+    "zoho",
+    new_id=numeric_id(19),
     token_format=TokenFormat(access="1000.", refresh="1000.", code="1000."),
+    data_centres=DATA_CENTRES,
+    code_ttl=120,
 )
 
 _CODE_REJECTION = {
@@ -121,19 +121,10 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         account = state.account_for_login_hint(query.get("login_hint"))
         if account.deny:
             return redirect_to(redirect_uri, {"error": "access_denied", "state": query.get("state")})
-        client_id = query["client_id"]
         offline = query.get("access_type") == "offline" and (
-            query.get("prompt") == "consent" or not state.has_live_grant(account.login, client_id)
+            query.get("prompt") == "consent" or not state.has_live_grant(account.login, query["client_id"])
         )
-        code = state.issue_code(
-            account,
-            client_id=client_id,
-            redirect_uri=redirect_uri,
-            scopes=scopes,
-            offline=offline,
-            code_challenge=query.get("code_challenge"),
-            code_challenge_method=query.get("code_challenge_method"),
-        )
+        code = issue_code_from_query(state, account, query, scopes=scopes, offline=offline)
         dc = account.dc or US
         return redirect_to(
             redirect_uri,
@@ -144,27 +135,16 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         dc = data_centre(request)
         if dc is None:
             return api_error(404)
-        params = await form_params(request, include_query=True)
-        grant_type = params.get("grant_type")
-        state.count_token_request(grant_type)
+        params = await token_params(state, request, include_query=True)
         client = state.check_client(params.get("client_id"), params.get("client_secret"))
         if client is ClientCheck.UNKNOWN_CLIENT:
             return _token_error("invalid_client")
         if client is ClientCheck.WRONG_SECRET:
             return _token_error("invalid_client_secret")
+        if params.get("grant_type") not in GRANT_CREDENTIALS:
+            return _token_error("unsupported_grant_type")
         try:
-            if grant_type == "authorization_code":
-                issued = state.redeem_code(
-                    params.get("code", ""),
-                    client_id=params["client_id"],
-                    redirect_uri=params.get("redirect_uri"),
-                    code_verifier=params.get("code_verifier"),
-                    dc=dc,
-                )
-            elif grant_type == "refresh_token":
-                issued = state.refresh(params.get("refresh_token", ""), client_id=params["client_id"], dc=dc)
-            else:
-                return _token_error("unsupported_grant_type")
+            issued = redeem_grant(state, params, dc=dc)
         except GrantRejected as rejected:
             return _token_error(_CODE_REJECTION.get(rejected.reason, "invalid_code"))
         return _token_response(issued, request)

@@ -6,7 +6,7 @@ fetch, the newest `Modified_Time` seen — is checkpointed in `sync_cursors` in 
 transaction as each page's records, so a run killed at any point resumes at the first page it
 had not committed, with no duplicate (records are upserted by id) and nothing lost.
 
-Fetching overlaps writing: the next page is requested while the current one is written.
+Fetching overlaps writing: the next pages are requested while the current one is written.
 
 - incremental (default): `If-Modified-Since` = the newest `Modified_Time` already stored (Zoho
   returns records modified strictly after it, so nothing is fetched twice and the call count
@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +31,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.http import ApiError
+from lineup_integrations.core.read_ahead import read_ahead
 from lineup_integrations.core.store import Integration, RawRecord, Store, load_stream_state, save_stream_state, upsert
 from lineup_integrations.zoho.client import ZohoClient
 from lineup_integrations.zoho.models import ContactPage, DeletedPage, DeletedRecord, PagePosition
@@ -43,6 +43,9 @@ STREAM = "contacts"
 FIRST_DELETED_WATERMARK_MARGIN = dt.timedelta(minutes=5)
 # A page-token chain that cannot go on: past Zoho's 100,000-record reach, or tokens expired (24 h)
 # or bound to other parameters (a resumed pass). The pass continues with a fresh chain.
+# Pages fetched ahead of the one being written: the fetch runs while a page is written, and a slow
+# page on one side (a retried call, a commit that checkpoints the WAL) does not stall the other.
+PAGES_AHEAD = 2
 CHAIN_ENDED_CODES = frozenset({"PAGINATION_LIMIT_EXCEEDED", "EXPIRED_VALUE", "TOKEN_BOUND_DATA_MISMATCH"})
 CONTACT_FIELDS: tuple[str, ...] = (
     "First_Name", "Last_Name", "Full_Name", "Email", "Secondary_Email", "Phone", "Mobile", "Title",
@@ -90,6 +93,10 @@ def load_cursor(session: Session, tenant_id: str) -> ContactsCursor:
 
 def _save_cursor(session: Session, tenant_id: str, cursor: ContactsCursor) -> None:
     save_stream_state(session, tenant_id=tenant_id, provider=PROVIDER, stream=STREAM, state=cursor.model_dump(mode="json"))
+
+
+def _position_after(page: ContactPage | DeletedPage | None) -> PagePosition | None:
+    return page.next_position() if page is not None else None
 
 
 def parse_zoho_time(value: str | None) -> dt.datetime | None:
@@ -152,19 +159,13 @@ class ContactsSync:
             )
         ) or 0
 
-    # -- paging with one page of read-ahead ------------------------------------------------------
+    # -- paging with read-ahead ---------------------------------------------------------------------
 
-    def _pages(self, fetch: Callable[[PagePosition], Any], start: PagePosition) -> Iterable[tuple[Any, PagePosition | None]]:
-        """Yield (page, position after it), fetching the next page while the caller writes this one."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoho-prefetch") as pool:
-            pending: Future[Any] | None = pool.submit(fetch, start)
-            position = start
-            while pending is not None:
-                page = pending.result()
-                following = page.next_position() if page is not None else None
-                pending = pool.submit(fetch, following) if following else None
-                yield page, following
-                position = following or position
+    def _pages(self, fetch: Callable[[PagePosition], Any], start: PagePosition) -> Iterator[tuple[Any, PagePosition | None]]:
+        """Yield (page, position after it); the next pages are fetched while the caller writes this one."""
+        pages = read_ahead(fetch, start, _position_after, depth=PAGES_AHEAD, name="zoho-prefetch")
+        for page in pages:
+            yield page, _position_after(page)
 
     # -- phases ------------------------------------------------------------------------------------
 

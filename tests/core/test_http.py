@@ -32,6 +32,7 @@ from lineup_integrations.core.http import (
     error_for_status,
     parse_retry_after,
 )
+from tests.conftest import SleepRecorder
 
 SECRET = "1000.super-secret-access-token"
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
@@ -107,16 +108,6 @@ class ScriptedServer:
         self.thread.join()
 
 
-class SleepRecorder:
-    """Stands in for time.sleep inside tenacity: records each wait instead of waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer() as scripted:
@@ -128,11 +119,6 @@ def http_client() -> Iterator[httpx.Client]:
     client = HttpClientSettings(read_timeout=0.3, connect_timeout=2).build_client()
     yield client
     client.close()
-
-
-@pytest.fixture
-def sleep() -> SleepRecorder:
-    return SleepRecorder()
 
 
 def retrying(client: httpx.Client, sleep: SleepRecorder, **settings: float) -> RetryingClient:

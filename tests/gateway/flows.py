@@ -1,5 +1,6 @@
-"""Helpers the gateway and CLI tests share: bearer tokens, the sandbox's environment, a browser's
-walk through the provider's authorize redirect, and a full dump of the store for secret searches."""
+"""Helpers the gateway and CLI tests share: bearer tokens, the sandbox's environment, the spec's
+mapping request, a browser's walk through the provider's authorize redirect, and a full dump of
+the store for secret searches."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ JWT_SECRET = "gateway-tests-jwt-secret-0123456789abcdef"
 CALLBACK_URL = "http://testserver/api/v1/integrations/callback"
 PROVIDERS = ("zoho", "google_calendar", "outlook_calendar")
 ENV_PREFIXES = ("ZOHO", "GOOGLE", "OUTLOOK")
+
+# The field-mapping request of the spec (`POST /api/v1/integrations/mapping`).
+SPEC_EXAMPLE = {
+    "provider": "zoho",
+    "mappings": [
+        {"sourceField": "name", "targetField": "Full_Name", "transform": "none"},
+        {"sourceField": "email", "targetField": "Email", "transform": "lowercase"},
+    ],
+    "direction": "bidirectional",
+}
 
 
 def point_env_at_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxHandle, callback_url: str) -> None:

@@ -19,17 +19,9 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.app import create_app
 from lineup_integrations.gateway.routes.mapping import use_provider_fields
 from tests.core.mapping.zoho_fields import zoho_contact_fields
-from tests.gateway.flows import JWT_SECRET, bearer
+from tests.gateway.flows import JWT_SECRET, SPEC_EXAMPLE, bearer
 
 URL = "/api/v1/integrations/mapping"
-SPEC_EXAMPLE = {
-    "provider": "zoho",
-    "mappings": [
-        {"sourceField": "name", "targetField": "Full_Name", "transform": "none"},
-        {"sourceField": "email", "targetField": "Email", "transform": "lowercase"},
-    ],
-    "direction": "bidirectional",
-}
 
 
 class FieldSource:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers
 from lineup_integrations.core.settings import Settings
@@ -20,21 +19,10 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.app import create_app, server_config
 from lineup_integrations.gateway.logs import install_log_redaction
 from lineup_integrations.sandbox import SandboxHandle
+from lineup_integrations.sandbox.server import ReadyServer
 from tests.gateway.flows import JWT_SECRET, bearer, open_credential, point_env_at_sandbox
 
 SHUTDOWN_TIMEOUT_SECONDS = 10
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server with an event set once it is accepting connections."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
 
 
 @dataclass(frozen=True)
@@ -52,7 +40,7 @@ def live_gateway(
     point_env_at_sandbox(monkeypatch, sandbox_reset, f"{base_url}/api/v1/integrations/callback")
     settings = Settings.from_env().model_copy(update={"database_url": store.url})
     app = create_app(store, OAuthEngine(store, vault, configured_providers(settings)), settings)
-    server = _Server(server_config(app, host="127.0.0.1", port=listener.getsockname()[1]))
+    server = ReadyServer(server_config(app, host="127.0.0.1", port=listener.getsockname()[1]))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

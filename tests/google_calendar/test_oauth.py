@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,20 +17,12 @@ from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
     assert_nowhere_in_store,
     connect,
-    sandbox_engine,
     sandbox_settings,
     stored_refresh_token,
     token_requests,
 )
 
 PROVIDER = "google_calendar"
-
-
-@pytest.fixture
-def engine(
-    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[OAuthEngine]:
-    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
 
 
 def test_connect_flow_ends_connected_with_only_ciphertext_stored(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from lineup_integrations.sandbox import SandboxHandle
-from tests.sandbox.wire import REDIRECT_URI, redirect_params, s256
+from tests.sandbox.wire import REDIRECT_URI, pkce_s256, redirect_params, verified_id_token
 
 CLIENT = {"client_id": "sandbox-google_calendar-client", "client_secret": "sandbox-google_calendar-secret"}
 SCOPES = "https://www.googleapis.com/auth/calendar.events https://www.googleapis.com/auth/calendar.readonly"
@@ -33,8 +32,7 @@ def authorize(http: httpx.Client, google: str, login: str = "user@example.com", 
         "include_granted_scopes": "true",
         "state": "opaque-state",
         "login_hint": login,
-        "code_challenge": s256(VERIFIER),
-        "code_challenge_method": "S256",
+        **pkce_s256(VERIFIER),
     } | extra
     return http.get(f"{google}/o/oauth2/v2/auth", params=params)
 
@@ -209,9 +207,7 @@ def test_openid_scope_adds_an_id_token_verifiable_with_the_published_keys(
 
     body = exchange(http, google, code).json()
 
-    keys = jwt.PyJWKSet.from_dict(http.get(f"{google}/oauth2/v3/certs").json())
-    header = jwt.get_unverified_header(body["id_token"])
-    claims = jwt.decode(body["id_token"], keys[header["kid"]].key, algorithms=["RS256"], audience=CLIENT["client_id"])
+    claims = verified_id_token(http, f"{google}/oauth2/v3/certs", body["id_token"], audience=CLIENT["client_id"])
     account = sandbox_reset.state("google_calendar").account("user@example.com")
     assert account is not None
     assert (claims["iss"], claims["sub"]) == (google, account.user_id)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 
 from lineup_integrations.sandbox import SandboxHandle
-from tests.sandbox.wire import REDIRECT_URI, redirect_params, s256
+from tests.sandbox.wire import REDIRECT_URI, pkce_s256, redirect_params, verified_id_token
 
 CLIENT = {"client_id": "sandbox-outlook_calendar-client", "client_secret": "sandbox-outlook_calendar-secret"}
 SCOPES = "offline_access User.Read Calendars.ReadWrite"
@@ -31,8 +30,7 @@ def authorize(http: httpx.Client, outlook: str, tenant: str = "common", **extra:
         "scope": SCOPES,
         "state": "opaque-state",
         "login_hint": "user@contoso.example",
-        "code_challenge": s256(VERIFIER),
-        "code_challenge_method": "S256",
+        **pkce_s256(VERIFIER),
     } | extra
     return http.get(f"{outlook}/{tenant}/oauth2/v2.0/authorize", params=params)
 
@@ -193,9 +191,8 @@ def test_openid_scope_adds_an_id_token_with_object_and_directory_ids(
     body = exchange(http, outlook, code, scope=scopes).json()
 
     assert body["scope"] == "User.Read Calendars.ReadWrite"
-    keys = jwt.PyJWKSet.from_dict(http.get(f"{outlook}/common/discovery/v2.0/keys").json())
-    header = jwt.get_unverified_header(body["id_token"])
-    claims = jwt.decode(body["id_token"], keys[header["kid"]].key, algorithms=["RS256"], audience=CLIENT["client_id"])
+    keys_url = f"{outlook}/common/discovery/v2.0/keys"
+    claims = verified_id_token(http, keys_url, body["id_token"], audience=CLIENT["client_id"])
     account = sandbox_reset.state("outlook_calendar").account("user@contoso.example")
     assert account is not None
     assert (claims["oid"], claims["tid"]) == (account.user_id, account.account_id)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from lineup_integrations.sandbox import SandboxHandle
-from tests.sandbox.wire import REDIRECT_URI, redirect_params, s256
+from tests.sandbox.wire import REDIRECT_URI, pkce_s256, redirect_params
 
 CLIENT = {"client_id": "sandbox-zoho-client", "client_secret": "sandbox-zoho-secret"}
 SCOPES = "ZohoCRM.modules.ALL,ZohoCRM.org.READ"
@@ -214,7 +214,7 @@ def test_revoke_endpoint_revokes_a_refresh_token_once(http: httpx.Client, zoho: 
 
 def test_pkce_is_verified_when_a_challenge_was_sent(http: httpx.Client, zoho: str) -> None:
     verifier = "v" * 50
-    challenge = {"code_challenge": s256(verifier), "code_challenge_method": "S256"}
+    challenge = pkce_s256(verifier)
     good = authorize(http, zoho, "user@example.com", **challenge)
     bad = authorize(http, zoho, "user@example.com", **challenge)
 

@@ -30,6 +30,7 @@ from lineup_integrations.core.http import (
 from lineup_integrations.sandbox.server import SandboxHandle
 from lineup_integrations.zoho.client import UPSERT_BATCH, ZohoClient
 from lineup_integrations.zoho.models import PagePosition
+from tests.conftest import SleepRecorder
 
 REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback"
 ALL_SCOPES = "ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.org.READ"
@@ -88,14 +89,6 @@ def connect(control: httpx.Client, login: str, *, dc: str = "us", scope: str = A
     )  # fmt: skip
 
 
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 @pytest.fixture
 def control(sandbox_reset: SandboxHandle) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=sandbox_reset.base_url("zoho"), timeout=10.0) as client:
@@ -112,11 +105,6 @@ def http_pool() -> Iterator[httpx.Client]:
     client = HttpClientSettings(read_timeout=0.5).build_client()
     yield client
     client.close()
-
-
-@pytest.fixture
-def sleep() -> SleepRecorder:
-    return SleepRecorder()
 
 
 @pytest.fixture

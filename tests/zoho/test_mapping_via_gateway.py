@@ -8,17 +8,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from lineup_integrations.core.store import MappingVersion, ProviderFieldCache, Store
-from tests.gateway.flows import bearer
+from tests.gateway.flows import SPEC_EXAMPLE, bearer
 from tests.zoho.conftest import ZohoTenant
-
-SPEC_EXAMPLE = {
-    "provider": "zoho",
-    "mappings": [
-        {"sourceField": "name", "targetField": "Full_Name", "transform": "none"},
-        {"sourceField": "email", "targetField": "Email", "transform": "lowercase"},
-    ],
-    "direction": "bidirectional",
-}
 
 
 def test_the_spec_example_is_validated_against_zoho_fields_and_saved(

@@ -3,7 +3,6 @@ the accounts-server check, and Zoho's HTTP-200 token errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,7 +23,6 @@ from tests.core.oauth.helpers import (
     authorize,
     control,
     row_counts,
-    sandbox_engine,
     sandbox_settings,
     stored_refresh_token,
     token_requests,
@@ -32,13 +30,6 @@ from tests.core.oauth.helpers import (
 
 PROVIDER = "zoho"
 LOGIN = "admin@acme.example"
-
-
-@pytest.fixture
-def engine(
-    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[OAuthEngine]:
-    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
 
 
 def _callback_params(engine: OAuthEngine, sandbox: SandboxHandle, dc: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from lineup_integrations.core.oauth.config import (
     base_url_from_env,
     client_registration,
     configured_providers,
+    id_token_claim,
 )
 from lineup_integrations.core.oauth.engine import REFRESH_MARGIN, OAuthEngine
 from lineup_integrations.core.oauth.errors import (
@@ -47,4 +48,5 @@ __all__ = [
     "base_url_from_env",
     "client_registration",
     "configured_providers",
+    "id_token_claim",
 ]

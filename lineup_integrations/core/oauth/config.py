@@ -77,6 +77,17 @@ RegionEndpointHook = Callable[[str | None], TokenEndpoint]
 AccountIdHook = Callable[[httpx.Client, GrantedAccess], str | None]
 
 
+def id_token_claim(claim: str) -> AccountIdHook:
+    """An `account_id` hook naming the account by a string claim of the OpenID Connect id_token
+    (Google's `email`, Microsoft's `oid`); None when the claim is missing or empty."""
+
+    def account_id(_http: httpx.Client, granted: GrantedAccess) -> str | None:
+        value = granted.id_token_claims.get(claim)
+        return value if isinstance(value, str) and value else None
+
+    return account_id
+
+
 class OAuthProviderConfig(BaseModel):
     """One provider's OAuth client, as the engine needs it.
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from lineup_integrations.core.oauth import IntegrationNotFoundError, OAuthEngine, ReauthorizationRequiredError
@@ -16,19 +13,11 @@ from tests.core.oauth.helpers import (
     connect,
     control,
     row_counts,
-    sandbox_engine,
     stored_refresh_token,
 )
 
 LOGIN = "recruiter@acme.example"
 REVOKE_ENDPOINTS = {"zoho": "POST /oauth/v2/token/revoke", "google_calendar": "POST /revoke"}
-
-
-@pytest.fixture
-def engine(
-    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[OAuthEngine]:
-    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
 
 
 def _status(store: Store, integration_id: str) -> str:

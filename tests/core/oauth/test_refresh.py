@@ -4,7 +4,6 @@ callers, rotated refresh tokens stored and used, dead grants turned into `needs_
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -26,7 +25,6 @@ from tests.core.oauth.helpers import (
     audit_entries,
     connect,
     control,
-    sandbox_engine,
     sandbox_settings,
     stored_refresh_token,
     token_requests,
@@ -35,13 +33,6 @@ from tests.core.oauth.helpers import (
 LOGIN = "recruiter@acme.example"
 SHORT_TTL = 60  # inside the 5-minute margin: the stored token counts as expiring at once
 CALLERS = 20
-
-
-@pytest.fixture
-def engine(
-    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[OAuthEngine]:
-    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
 
 
 def connect_expiring(engine: OAuthEngine, sandbox: SandboxHandle, provider: str) -> Integration:

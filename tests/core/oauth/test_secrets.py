@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from lineup_integrations.core.oauth import OAuthEngine, OAuthError
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import Vault
@@ -16,19 +11,11 @@ from tests.core.oauth.helpers import (
     authorize,
     captured_logs,
     control,
-    sandbox_engine,
     stored_refresh_token,
 )
 
 PROVIDER = "zoho"
 LOGIN = "admin@acme.example"
-
-
-@pytest.fixture
-def engine(
-    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[OAuthEngine]:
-    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
 
 
 def test_a_whole_lifecycle_logs_and_audits_no_secret(

@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +14,6 @@ from sqlalchemy import select, update
 
 from lineup_integrations.core.oauth import AuthorizationDeniedError, InvalidStateError, OAuthEngine
 from lineup_integrations.core.store import Credential, OAuthState, Store
-from lineup_integrations.core.vault import Vault
 from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
     audit_entries,
@@ -25,19 +22,11 @@ from tests.core.oauth.helpers import (
     connect,
     control,
     row_counts,
-    sandbox_engine,
     store_snapshot,
 )
 
 PROVIDER = "google_calendar"
 LOGIN = "recruiter@acme.example"
-
-
-@pytest.fixture
-def engine(
-    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[OAuthEngine]:
-    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
 
 
 def _refused(engine: OAuthEngine, provider: str, params: dict[str, str]) -> InvalidStateError:
