@@ -34,7 +34,7 @@ from lineup_integrations.core.http import ApiError
 from lineup_integrations.core.read_ahead import read_ahead
 from lineup_integrations.core.store import Integration, RawRecord, Store, load_stream_state, save_stream_state, upsert
 from lineup_integrations.zoho.client import ZohoClient
-from lineup_integrations.zoho.models import ContactPage, DeletedPage, DeletedRecord, PagePosition
+from lineup_integrations.zoho.models import ContactPage, DeletedPage, PagePosition
 
 PROVIDER = "zoho"
 ENTITY = "contacts"
