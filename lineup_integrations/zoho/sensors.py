@@ -16,7 +16,8 @@ from lineup_integrations.core.mapping import active_mapping
 from lineup_integrations.core.store import Integration, IntegrationStatus, load_stream_state
 from lineup_integrations.orchestration.partitions import TENANTS_PARTITION_SET, is_valid_tenant_id, tenant_partitions
 from lineup_integrations.orchestration.resources import StoreResource
-from lineup_integrations.zoho.contacts import ENTITY, STREAM as MAPPED_STREAM
+from lineup_integrations.zoho.contacts import ENTITY, applied_version, applied_version_of
+from lineup_integrations.zoho.contacts import STREAM as MAPPED_STREAM
 from lineup_integrations.zoho.jobs import run_tags, zoho_contacts_remap_job, zoho_contacts_sync_job
 
 PROVIDER = "zoho"
@@ -55,18 +56,19 @@ def zoho_connected_tenants(context: dg.SensorEvaluationContext, store: StoreReso
 
 @dg.sensor(job=zoho_contacts_remap_job, minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
 def zoho_mapping_changes(context: dg.SensorEvaluationContext, store: StoreResource) -> dg.SensorResult:
-    """Run key: tenant + mapping version, so each version change is rebuilt exactly once."""
+    """Run key: tenant + mapping version (+ the default file's version), so each change is rebuilt once."""
     requests = []
     known = set(context.instance.get_dynamic_partitions(TENANTS_PARTITION_SET))
     for integration in _connected(store):
         tenant_id = integration.tenant_id
         if tenant_id not in known:
             continue
-        version = active_mapping(store.get(), tenant_id, PROVIDER, ENTITY).version
+        mapping = active_mapping(store.get(), tenant_id, PROVIDER, ENTITY)
         with store.get().session() as session:
             state = load_stream_state(session, tenant_id=tenant_id, provider=PROVIDER, stream=MAPPED_STREAM)
-        if state is not None and state.get("mapping_version") != version:
-            requests.append(dg.RunRequest(partition_key=tenant_id, run_key=f"remap:{tenant_id}:v{version}",
+        if state is not None and applied_version(state) != applied_version_of(mapping):
+            default = f"-default{mapping.default_version}" if mapping.default_version is not None else ""
+            requests.append(dg.RunRequest(partition_key=tenant_id, run_key=f"remap:{tenant_id}:v{mapping.version}{default}",
                                           tags=run_tags(tenant_id)))
     return dg.SensorResult(run_requests=requests) if requests else dg.SensorResult(skip_reason="no mapping change")
 

@@ -32,7 +32,16 @@ from sqlalchemy.orm import Session
 
 from lineup_integrations.core.http import ApiError
 from lineup_integrations.core.read_ahead import read_ahead
-from lineup_integrations.core.store import Integration, RawRecord, Store, load_stream_state, save_stream_state, upsert
+from lineup_integrations.core.store import (
+    Integration,
+    RawRecord,
+    Store,
+    bulk_upsert,
+    db_datetime,
+    db_json,
+    load_stream_state,
+    save_stream_state,
+)
 from lineup_integrations.zoho.client import ZohoClient
 from lineup_integrations.zoho.models import ContactPage, DeletedPage, PagePosition
 
@@ -51,6 +60,9 @@ CONTACT_FIELDS: tuple[str, ...] = (
     "First_Name", "Last_Name", "Full_Name", "Email", "Secondary_Email", "Phone", "Mobile", "Title",
     "Department", "Account_Name", "Owner", "Mailing_City", "Mailing_Country", "Created_Time", "Modified_Time",
 )  # fmt: skip
+# A page's raw records are written with `bulk_upsert`: these columns in this order; the key, then the rest updated.
+RAW_KEY = ("tenant_id", "provider", "entity", "external_id")
+RAW_WRITE_COLUMNS = (*RAW_KEY, "payload", "source_modified_at", "deleted_at", "change_seq", "fetched_at")
 
 
 class PassState(BaseModel):
@@ -242,20 +254,17 @@ class ContactsSync:
 
     def _write_records(self, session: Session, records: list[dict[str, Any]], stats: SyncStats) -> dt.datetime | None:
         seq = self._next_seq()
-        now = dt.datetime.now(dt.UTC)
+        to_db = db_datetime(session)
+        fetched_at = to_db(dt.datetime.now(dt.UTC))
         rows = []
         newest: dt.datetime | None = None
         for record in records:
             modified = parse_zoho_time(record.get("Modified_Time"))
             if modified and (newest is None or modified > newest):
                 newest = modified
-            rows.append({
-                "tenant_id": self.tenant_id, "provider": PROVIDER, "entity": ENTITY, "external_id": str(record["id"]),
-                "payload": record, "source_modified_at": modified, "deleted_at": None, "change_seq": seq,
-                "fetched_at": now,
-            })  # fmt: skip
-        upsert(session, RawRecord, rows, key=["tenant_id", "provider", "entity", "external_id"],
-               update=["payload", "source_modified_at", "deleted_at", "change_seq", "fetched_at"])
+            rows.append((self.tenant_id, PROVIDER, ENTITY, str(record["id"]), db_json(record), to_db(modified), None,
+                         seq, fetched_at))  # fmt: skip
+        bulk_upsert(session, RawRecord.__table__, RAW_WRITE_COLUMNS, rows, key=RAW_KEY, update=RAW_WRITE_COLUMNS[4:])
         stats.upserted += len(rows)
         return newest
 

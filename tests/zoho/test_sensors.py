@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import pytest
 
-from lineup_integrations.core.mapping import Direction, FieldRule, propose_mapping
-from lineup_integrations.core.store import Store
+from lineup_integrations.core.mapping import Direction, FieldRule, active_mapping, propose_mapping
+from lineup_integrations.core.store import Store, load_stream_state, save_stream_state
 from lineup_integrations.orchestration.partitions import TENANTS_PARTITION_SET
 from lineup_integrations.orchestration.resources import StoreResource
 from lineup_integrations.sandbox import SandboxHandle
+from lineup_integrations.zoho.contacts import STREAM as MAPPED_STREAM
 from lineup_integrations.zoho.contacts import ContactsMapper
 from lineup_integrations.zoho.sensors import zoho_connected_tenants, zoho_mapping_changes, zoho_periodic_sync
 from tests.zoho.conftest import ZohoTenant, make_zoho_resource, started
@@ -97,3 +98,22 @@ def test_the_schedule_syncs_connected_tenants_only(
                                         scheduled_execution_time=dt.datetime(2026, 11, 27, 10, 15, tzinfo=dt.UTC))
     requests = list(zoho_periodic_sync(context))
     assert [(r.partition_key, r.run_key) for r in requests] == [("acme", "zoho-sync:acme:20261127T1015")]
+
+
+def test_a_new_shipped_default_rebuilds_the_tenants_still_on_it(
+    store: Store, store_url: str, zoho_tenant_factory: TenantFactory, instance: dg.DagsterInstance
+) -> None:
+    zoho_tenant_factory("acme", contacts=10)
+    instance.add_dynamic_partitions(TENANTS_PARTITION_SET, ["acme"])
+    ContactsMapper(store, "acme").run()
+    current = active_mapping(store, "acme", "zoho", "contacts").default_version
+    with store.session() as session:  # as if the contacts were built before the default file's last bump
+        state = load_stream_state(session, tenant_id="acme", provider="zoho", stream=MAPPED_STREAM)
+        save_stream_state(session, tenant_id="acme", provider="zoho", stream=MAPPED_STREAM,
+                          state={**state, "default_version": current - 1})
+
+    [request] = evaluate(zoho_mapping_changes, instance, store_url).run_requests
+
+    assert request.run_key == f"remap:acme:v0-default{current}"
+    assert ContactsMapper(store, "acme").run().rebuilt
+    assert evaluate(zoho_mapping_changes, instance, store_url).run_requests == []

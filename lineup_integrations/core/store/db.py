@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import functools
+import io
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -144,6 +147,108 @@ def upsert(
     if dialect == "postgresql":
         statement = statement.returning(*(statement.table.c[column] for column in key))
     session.execute(statement, unique)
+
+
+# -- the hot bulk path: one compiled statement, driver-level executemany ------------------------------
+
+def db_datetime(bind: Session | Connection) -> Callable[[dt.datetime | None], Any]:
+    """The converter of an aware datetime to what `bulk_upsert` hands the driver, for this session's
+    (or connection's) backend: on SQLite the text SQLAlchemy's DATETIME stores (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC, so
+    rows written either way compare and read back alike); on PostgreSQL the UTC datetime itself."""
+    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+    if dialect.name == "sqlite":
+        return _sqlite_datetime
+    return _utc_datetime
+
+
+def _utc_datetime(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store: pass an aware UTC datetime")
+    return value.astimezone(dt.UTC)
+
+
+def _sqlite_datetime(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store: pass an aware UTC datetime")
+    return value.astimezone(dt.UTC).isoformat(" ", "microseconds")[:26]
+
+
+def db_json(value: Any) -> str | None:
+    """A JSON column's value as `bulk_upsert` hands it to the driver: the text SQLAlchemy would write
+    (orjson), None as SQL NULL."""
+    return None if value is None else _dump_json(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _bulk_upsert_sql(dialect_name: str, table: str, columns: tuple[str, ...], key: tuple[str, ...],
+                     update: tuple[str, ...]) -> tuple[str, ...]:
+    """SQLite: the one INSERT … ON CONFLICT statement. PostgreSQL: create the staging table (once per
+    connection: a temporary table lives as long as its connection), COPY into it, upsert from it and
+    empty it."""
+    quote = (postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()).identifier_preparer.quote
+    names = ", ".join(quote(column) for column in columns)
+    conflict = (f"ON CONFLICT ({', '.join(quote(column) for column in key)}) DO UPDATE SET "
+                + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in update))
+    if dialect_name != "postgresql":
+        return (f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join('?' for _ in columns)}) {conflict}",)
+    stage = f"_bulk_{table}_{zlib.crc32(repr((columns, key, update)).encode()):08x}"
+    return (f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+            f"SELECT {names} FROM {quote(table)} WITH NO DATA",
+            f"COPY {stage} ({names}) FROM STDIN",
+            f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} {conflict}; TRUNCATE {stage}")
+
+
+def _copy_text(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def bulk_upsert(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """`upsert` for the hot bulk writes (a sync page of raw records, a chunk of mapped contacts):
+    the same semantics — insert, or update the `update` columns where `key` exists; a repeated key,
+    last row wins — without SQLAlchemy's per-row parameter processing.
+
+    `rows` are tuples in `columns` order with values the driver takes as they are: datetimes
+    through `db_datetime(session)`, JSON columns through `db_json` (no type processing runs here;
+    column defaults do not apply, so give every column the write needs; str, int, None and
+    datetimes only). The statement text is built once per shape. SQLite runs the INSERT … ON
+    CONFLICT with the driver's executemany (`exec_driver_sql`); PostgreSQL COPYs the rows into a
+    per-connection temporary staging table and upserts from it in one statement (the server parses
+    a multi-row VALUES list several times slower than COPY data), in the session's transaction."""
+    if not rows:
+        return
+    positions = [columns.index(column) for column in key]
+    unique = list({tuple(row[i] for i in positions): row for row in rows}.values())
+    connection = session.connection()
+    dialect = connection.dialect.name
+    sql = _bulk_upsert_sql(dialect, table.name, tuple(columns), tuple(key), tuple(update))
+    if dialect == "postgresql":
+        create, copy, upsert_from_stage = sql
+        data = io.StringIO("".join("\t".join(map(_copy_text, row)) + "\n" for row in unique))
+        with connection.connection.cursor() as cursor:
+            cursor.execute(create)
+            cursor.copy_expert(copy, data)
+            cursor.execute(upsert_from_stage)
+    else:
+        connection.exec_driver_sql(sql[0], unique)
 
 
 def record_api_usage(session: Session, *, tenant_id: str, provider: str, calls: int, at: dt.datetime) -> None:
