@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -43,7 +43,7 @@ from lineup_integrations.core.store import (
     save_stream_state,
 )
 from lineup_integrations.zoho.client import ZohoClient
-from lineup_integrations.zoho.models import ContactPage, DeletedPage, PagePosition
+from lineup_integrations.zoho.models import ContactPage, DeletedPage, DeletedRecord, PagePosition
 
 PROVIDER = "zoho"
 ENTITY = "contacts"
@@ -94,8 +94,6 @@ class SyncStats:
     deleted: int = 0
     duration_s: float = 0.0
     watermark: dt.datetime | None = None
-    changed_seq_from: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def load_cursor(session: Session, tenant_id: str) -> ContactsCursor:
@@ -136,7 +134,7 @@ class ContactsSync:
         with self.store.session() as session:
             cursor = load_cursor(session, self.tenant_id)
             self._seq = self._last_change_seq(session)
-        stats = SyncStats(changed_seq_from=self._seq)
+        stats = SyncStats()
         requested_full = full_refresh or cursor.watermark is None
         if cursor.current_pass is not None and (cursor.current_pass.mode == "full") == requested_full and since is None:
             stats.resumed = True  # a crashed attempt left a pass: carry on from its checkpoint
@@ -194,7 +192,7 @@ class ContactsSync:
             with self.store.session() as session:
                 stats.pages += 1
                 if page is not None:
-                    stats.deleted += self._mark_deleted(session, page.records, stats)
+                    stats.deleted += self._mark_deleted(session, page.records)
                     for record in page.records:
                         deleted_at = record.deleted_time.astimezone(dt.UTC)
                         if deleted_at and (current.max_deleted is None or deleted_at > current.max_deleted):
@@ -268,7 +266,7 @@ class ContactsSync:
         stats.upserted += len(rows)
         return newest
 
-    def _mark_deleted(self, session: Session, records: list[Any], stats: SyncStats) -> int:
+    def _mark_deleted(self, session: Session, records: list[DeletedRecord]) -> int:
         """Tombstone the stored records among `records` (ids we never stored are ignored); one round trip."""
         deleted_at = {record.id: record.deleted_time.astimezone(dt.UTC) for record in records}
         live = session.scalars(
