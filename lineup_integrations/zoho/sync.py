@@ -105,6 +105,9 @@ def _save_cursor(session: Session, tenant_id: str, cursor: ContactsCursor) -> No
     save_stream_state(session, tenant_id=tenant_id, provider=PROVIDER, stream=STREAM, state=cursor.model_dump(mode="json"))
 
 
+Page = ContactPage | DeletedPage | None
+
+
 def _position_after(page: ContactPage | DeletedPage | None) -> PagePosition | None:
     return page.next_position() if page is not None else None
 
@@ -171,7 +174,7 @@ class ContactsSync:
 
     # -- paging with read-ahead ---------------------------------------------------------------------
 
-    def _pages(self, fetch: Callable[[PagePosition], Any], start: PagePosition) -> Iterator[tuple[Any, PagePosition | None]]:
+    def _pages(self, fetch: Callable[[PagePosition], Page], start: PagePosition) -> Iterator[tuple[Page, PagePosition | None]]:
         """Yield (page, position after it); the next pages are fetched while the caller writes this one."""
         pages = read_ahead(fetch, start, _position_after, depth=PAGES_AHEAD, name="zoho-prefetch")
         for page in pages:
@@ -183,7 +186,7 @@ class ContactsSync:
         current = cursor.current_pass
         assert current is not None
 
-        def fetch(position: PagePosition) -> Any:
+        def fetch(position: PagePosition) -> DeletedPage | None:
             return self.client.deleted_page(
                 page=position.page, per_page=self.per_page, modified_since=current.deleted_since
             )
@@ -195,7 +198,7 @@ class ContactsSync:
                     stats.deleted += self._mark_deleted(session, page.records)
                     for record in page.records:
                         deleted_at = record.deleted_time.astimezone(dt.UTC)
-                        if deleted_at and (current.max_deleted is None or deleted_at > current.max_deleted):
+                        if current.max_deleted is None or deleted_at > current.max_deleted:
                             current.max_deleted = deleted_at
                 if following is None:
                     current.phase, current.position = "records", PagePosition()
@@ -207,7 +210,7 @@ class ContactsSync:
         current = cursor.current_pass
         assert current is not None
 
-        def fetch(position: PagePosition) -> Any:
+        def fetch(position: PagePosition) -> ContactPage | None:
             return self.client.contacts_page(
                 fields=CONTACT_FIELDS,
                 per_page=self.per_page,

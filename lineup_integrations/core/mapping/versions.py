@@ -78,11 +78,11 @@ def _load(session: Session, tenant_id: str, provider: str, entity: str, version:
     return _from_row(row)
 
 
-def _active_version(session: Session, tenant_id: str, provider: str, entity: str, *, lock: bool = False) -> int:
+def _active_version(session: Session, tenant_id: str, provider: str, entity: str) -> int:
     query = select(ActiveMapping.version).where(
         ActiveMapping.tenant_id == tenant_id, ActiveMapping.provider == provider, ActiveMapping.entity == entity
     )
-    version = session.scalar(query.with_for_update() if lock else query)
+    version = session.scalar(query)
     return DEFAULT_VERSION if version is None else version
 
 
@@ -131,7 +131,7 @@ def propose_mapping(
     with store.locked_session() as session:
         serialize_on(session, _lock_key(tenant_id, provider, entity))
         current = _load(session, tenant_id, provider, entity,
-                        _active_version(session, tenant_id, provider, entity, lock=True))
+                        _active_version(session, tenant_id, provider, entity))
         merged = merge_validated(current.mapping, changes, direction=direction, provider_fields=provider_fields)
         if merged.rules == current.mapping.rules:
             return current
@@ -160,7 +160,7 @@ def activate_mapping(
     creates no rule. Raises `UnknownMappingVersionError` for a version the chain does not have."""
     with store.locked_session() as session:
         serialize_on(session, _lock_key(tenant_id, provider, entity))
-        old = _active_version(session, tenant_id, provider, entity, lock=True)
+        old = _active_version(session, tenant_id, provider, entity)
         target = _load(session, tenant_id, provider, entity, version)
         if version != old:
             _point_to(session, tenant_id, provider, entity, version)
