@@ -21,11 +21,11 @@ class ProviderSpec:
 
     package: str
     sync_job: str | None = None  # the Dagster job `POST /sync` launches for a tenant's partition
-    sync_asset: str | None = None  # the asset whose run config takes `since` / `full_refresh`
+    sync_op: str | None = None  # the step whose run config takes `since` / `full_refresh`
 
 
 PROVIDERS: dict[str, ProviderSpec] = {
-    "zoho": ProviderSpec("lineup_integrations.zoho", sync_job="zoho_contacts_sync", sync_asset="zoho_contacts_raw"),
+    "zoho": ProviderSpec("lineup_integrations.zoho", sync_job="zoho_contacts_sync", sync_op="zoho_contacts"),
     "google_calendar": ProviderSpec("lineup_integrations.google_calendar"),
     "outlook_calendar": ProviderSpec("lineup_integrations.outlook_calendar"),
 }

@@ -1,22 +1,25 @@
-"""Zoho contact assets, one partition per tenant.
+"""Zoho contact assets, one partition per tenant, computed by one step (`zoho_contacts`).
 
 `zoho_contacts_raw` lands the API's records as they are (incremental by default, resumable per
-page); `contacts` maps them into Lineup's contact schema with the tenant's active field mapping,
-entirely from the store — re-mapping never calls the API.
+page); `contacts` maps them into Lineup's contact schema with the tenant's active field mapping.
+Materialized together (the sync job) the records are mapped as they land; `contacts` alone (the
+remap job) is rebuilt from the store — re-mapping never calls the API.
 """
 
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import Field
 
 from lineup_integrations.core.http import ApiError, AuthenticationError, ScopeError
 from lineup_integrations.core.oauth import OAuthError, ReauthorizationRequiredError
-from lineup_integrations.core.store import IntegrationNotConnectedError
+from lineup_integrations.core.store import IntegrationNotConnectedError, Store
 from lineup_integrations.orchestration.partitions import tenant_partitions
 from lineup_integrations.orchestration.resources import StoreResource
 from lineup_integrations.orchestration.retries import permanent_failure, request_spec_retry
-from lineup_integrations.zoho.contacts import ContactsMapper
+from lineup_integrations.zoho.contacts import ContactsMapper, MappingRunResult
+from lineup_integrations.zoho.pipeline import sync_and_map_contacts
 from lineup_integrations.zoho.resource import ZohoResource
 from lineup_integrations.zoho.sync import ContactsSync
 from lineup_integrations.zoho.tenant_client import record_usage
@@ -25,31 +28,66 @@ GROUP = "zoho"
 
 
 class ZohoSyncConfig(dg.Config):
-    """Run config of a contacts sync (`ops: {zoho_contacts_raw: {config: …}}`)."""
+    """Run config of a contacts sync (`ops: {zoho_contacts: {config: …}}`)."""
 
     full_refresh: bool = Field(default=False, description="Fetch every record and detect deletions by absence.")
     since: str | None = Field(default=None, description="ISO 8601 time: fetch changes since then instead of the stored cursor.")
     per_page: int = Field(default=200, ge=100, le=200, description="Records per API page (Zoho allows up to 200).")
 
 
-@dg.asset(
+RAW_CONTACTS = dg.AssetKey("zoho_contacts_raw")
+CONTACTS = dg.AssetKey("contacts")
+
+
+@dg.multi_asset(
+    name="zoho_contacts",
+    specs=[
+        dg.AssetSpec(RAW_CONTACTS, group_name=GROUP, kinds={"zoho", "sql"},
+                     description="Zoho CRM Contacts of the tenant's organisation, as the API returns them (raw_records)."),
+        dg.AssetSpec(CONTACTS, deps=[RAW_CONTACTS], group_name=GROUP, kinds={"pandas", "sql"},
+                     description="The tenant's contacts in Lineup's schema, mapped with the tenant's active field mapping."),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("no_duplicate_external_ids", asset=CONTACTS,
+                          description="Each Zoho record id appears once per tenant."),
+        dg.AssetCheckSpec("contacts_have_email", asset=CONTACTS,
+                          description="Contacts without an email cannot be reached; flagged, not fatal."),
+    ],
     partitions_def=tenant_partitions,
-    group_name=GROUP,
-    kinds={"zoho", "sql"},
+    can_subset=True,
     pool="zoho_api",
-    description="Zoho CRM Contacts of the tenant's organisation, as the API returns them (raw_records).",
 )
-def zoho_contacts_raw(context: dg.AssetExecutionContext, config: ZohoSyncConfig, zoho: ZohoResource,
-                      store: StoreResource) -> dg.MaterializeResult:
-    """Pages changed (then, on a full refresh, all) contacts; checkpointed per page so a retry resumes."""
+def zoho_contacts(context: dg.AssetExecutionContext, config: ZohoSyncConfig, zoho: ZohoResource,
+                  store: StoreResource) -> Iterator[dg.MaterializeResult]:
+    """Both assets (the sync job): pages the changed contacts — checkpointed per page, so a retry
+    resumes — and maps them as they land. `contacts` alone (the remap job): maps from the store,
+    with no API call — all of it when the mapping version changed."""
+    tenant_id = context.partition_key
+    selected = context.selected_asset_keys
+    if RAW_CONTACTS in selected:
+        stats, mapped = _sync(context, config, zoho, store.get(), map_as_landed=CONTACTS in selected)
+        yield stats
+    else:
+        mapped = ContactsMapper(store.get(), tenant_id).run()
+    if CONTACTS in selected:
+        yield _contacts_result(context, ContactsMapper(store.get(), tenant_id), mapped)
+
+
+def _sync(context: dg.AssetExecutionContext, config: ZohoSyncConfig, zoho: ZohoResource, store: Store, *,
+          map_as_landed: bool) -> tuple[dg.MaterializeResult, MappingRunResult]:
     tenant_id = context.partition_key
     since = _parse_since(config.since)
     client = None
+    mapped = MappingRunResult()
     try:
         client = zoho.client_for(tenant_id)
-        stats = ContactsSync(store.get(), client, tenant_id, per_page=config.per_page).run(
-            full_refresh=config.full_refresh, since=since
-        )
+        if map_as_landed:
+            stats, mapped = sync_and_map_contacts(store, client, tenant_id, full_refresh=config.full_refresh,
+                                                  since=since, per_page=config.per_page)
+        else:
+            stats = ContactsSync(store, client, tenant_id, per_page=config.per_page).run(
+                full_refresh=config.full_refresh, since=since
+            )
     except IntegrationNotConnectedError as error:
         raise permanent_failure(str(error)) from None
     except ReauthorizationRequiredError:
@@ -64,11 +102,12 @@ def zoho_contacts_raw(context: dg.AssetExecutionContext, config: ZohoSyncConfig,
         raise request_spec_retry(context, error) from error
     finally:
         if client is not None:  # failed attempts spend credits too
-            record_usage(store.get(), tenant_id, client)
+            record_usage(store, tenant_id, client)
     quota = client.quota.snapshot()
     context.log.info("Tenant %s: %d fetched, %d deleted in %d pages (%s)", tenant_id, stats.fetched, stats.deleted,
                      stats.pages, stats.mode)
-    return dg.MaterializeResult(
+    result = dg.MaterializeResult(
+        asset_key=RAW_CONTACTS,
         metadata={
             "records_fetched": dg.MetadataValue.int(stats.fetched),
             "records_upserted": dg.MetadataValue.int(stats.upserted),
@@ -81,40 +120,27 @@ def zoho_contacts_raw(context: dg.AssetExecutionContext, config: ZohoSyncConfig,
             "resumed_from_checkpoint": dg.MetadataValue.bool(stats.resumed),
             "cursor": dg.MetadataValue.text(stats.watermark.isoformat() if stats.watermark else ""),
             "duration_s": dg.MetadataValue.float(round(stats.duration_s, 3)),
-        }
+        },
     )
+    return result, mapped
 
 
-@dg.asset(
-    partitions_def=tenant_partitions,
-    deps=[zoho_contacts_raw],
-    group_name=GROUP,
-    kinds={"pandas", "sql"},
-    check_specs=[
-        dg.AssetCheckSpec("no_duplicate_external_ids", asset="contacts",
-                          description="Each Zoho record id appears once per tenant."),
-        dg.AssetCheckSpec("contacts_have_email", asset="contacts",
-                          description="Contacts without an email cannot be reached; flagged, not fatal."),
-    ],
-    description="The tenant's contacts in Lineup's schema, mapped with the tenant's active field mapping.",
-)
-def contacts(context: dg.AssetExecutionContext, store: StoreResource) -> dg.MaterializeResult:
-    """Maps the raw records changed since the last run (all of them when the mapping version changed)."""
-    tenant_id = context.partition_key
-    result = ContactsMapper(store.get(), tenant_id).run()
-    quality = result.quality
-    context.log.info("Tenant %s: %d contacts upserted, %d deleted, %d rejected (mapping v%d%s)", tenant_id,
-                     result.upserted, result.deleted, result.rejected, result.mapping_version,
-                     ", full rebuild" if result.rebuilt else "")
+def _contacts_result(context: dg.AssetExecutionContext, mapper: ContactsMapper,
+                     mapped: MappingRunResult) -> dg.MaterializeResult:
+    quality = mapper.quality()
+    context.log.info("Tenant %s: %d contacts upserted, %d deleted, %d rejected (mapping v%d%s)", mapper.tenant_id,
+                     mapped.upserted, mapped.deleted, mapped.rejected, mapped.mapping_version,
+                     ", full rebuild" if mapped.rebuilt else "")
     return dg.MaterializeResult(
+        asset_key=CONTACTS,
         metadata={
-            "records_mapped": dg.MetadataValue.int(result.upserted),
-            "records_deleted": dg.MetadataValue.int(result.deleted),
-            "records_rejected": dg.MetadataValue.int(result.rejected),
-            "mapping_version": dg.MetadataValue.int(result.mapping_version),
-            "full_rebuild": dg.MetadataValue.bool(result.rebuilt),
+            "records_mapped": dg.MetadataValue.int(mapped.upserted),
+            "records_deleted": dg.MetadataValue.int(mapped.deleted),
+            "records_rejected": dg.MetadataValue.int(mapped.rejected),
+            "mapping_version": dg.MetadataValue.int(mapped.mapping_version),
+            "full_rebuild": dg.MetadataValue.bool(mapped.rebuilt),
             "contacts_total": dg.MetadataValue.int(quality.total),
-            "duration_s": dg.MetadataValue.float(round(result.duration_s, 3)),
+            "duration_s": dg.MetadataValue.float(round(mapped.duration_s, 3)),
         },
         check_results=[
             dg.AssetCheckResult(check_name="no_duplicate_external_ids", passed=quality.duplicate_external_ids == 0,

@@ -1,19 +1,23 @@
-"""The mapping step of the contacts pipeline: raw Zoho records → Lineup contacts, from the store only.
+"""The mapping step of the contacts pipeline: raw Zoho records → Lineup contacts.
 
-It reads raw records changed since its own checkpoint (the `change_seq` the raw sync stamps on
-every page) in chunks, maps each chunk with the tenant's active mapping (vectorised, pandas),
-upserts the contacts idempotently by (tenant, provider, external id), deletes the contacts whose
-raw record was deleted, and puts records a rule cannot transform into the dead-letter table.
-When the active mapping version differs from the one the checkpoint was made with, the step
-starts over from the first raw record: a mapping change or rollback rebuilds every contact
-without one API call.
+`ContactsMapper.run` works from the store only: it reads the raw records changed since its own
+checkpoint (the `change_seq` the raw sync stamps on every page) in chunks, maps each chunk with
+the tenant's active mapping (vectorised, pandas), upserts the contacts idempotently by (tenant,
+provider, external id), deletes the contacts whose raw record was deleted, and puts records a
+rule cannot transform into the dead-letter table. When the active mapping version differs from
+the one the checkpoint was made with, it starts over from the first raw record: a mapping change
+or rollback rebuilds every contact without one API call.
+
+`SyncFollower` does the same work during a sync, on the records the sync has just parsed: the
+sync tells it what each committed page changed, in that page's transaction, so a sync maps its
+records without reading them back from the store. Both advance the same checkpoint.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +52,8 @@ PROVIDER = "zoho"
 ENTITY = "contacts"
 STREAM = "contacts.mapped"
 CHUNK_SIZE = 5000
+# A keyset id past every raw row's: a checkpoint at (N, ALL_OF_SEQ) means "every change up to N is mapped".
+ALL_OF_SEQ = 2**63 - 1
 CONTACT_COLUMNS = CONTACT_SCHEMA.field_names
 # What a chunk reads of each raw record: plain columns, no ORM objects (100,000 of them cost seconds);
 # the payload as its JSON text, decoded for the whole chunk in one orjson call.
@@ -95,13 +101,14 @@ class MappedChunk:
 
 @dataclass
 class MappingRunResult:
+    """What mapping runs did; several runs (and a follower) of one step add up into one."""
+
     mapping_version: int = 0
     rebuilt: bool = False
     upserted: int = 0
     deleted: int = 0
     rejected: int = 0
     duration_s: float = 0.0
-    quality: ContactQuality = field(default_factory=ContactQuality)
 
 
 class ContactsMapper:
@@ -110,12 +117,15 @@ class ContactsMapper:
         self.tenant_id = tenant_id
         self.chunk_size = chunk_size
 
-    def run(self) -> MappingRunResult:
+    def run(self, result: MappingRunResult | None = None) -> MappingRunResult:
+        """Map everything changed since the checkpoint (everything, after a mapping change); the
+        counts are added to `result` when given."""
         started = time.perf_counter()
         mapping = active_mapping(self.store, self.tenant_id, PROVIDER, ENTITY)
         with self.store.session() as session:
             cursor = self._load_cursor(session)
-        result = MappingRunResult(mapping_version=mapping.version)
+        result = result or MappingRunResult()
+        result.mapping_version = mapping.version
         if applied_version(cursor.model_dump()) != applied_version_of(mapping):
             result.rebuilt = cursor.mapping_version is not None
             cursor = MappedCursor(mapping_version=mapping.version, default_version=mapping.default_version)
@@ -128,12 +138,22 @@ class ContactsMapper:
             with self.store.session() as session:
                 self._write_chunk(session, chunk, result)
                 cursor.after_seq, cursor.after_id = chunk.last
-                self._save_cursor(session, cursor)
+                self.save_cursor(session, cursor)
         with self.store.session() as session:
-            self._save_cursor(session, cursor)  # also records a new mapping version when nothing was left to map
-            result.quality = self.quality(session)
-        result.duration_s = time.perf_counter() - started
+            self.save_cursor(session, cursor)  # also records a new mapping version when nothing was left to map
+        result.duration_s += time.perf_counter() - started
         return result
+
+    def follower(self, result: MappingRunResult) -> SyncFollower | None:
+        """A follower for the sync about to run, continuing from the checkpoint — which must cover
+        every raw change so far (call `run` first). None when the active mapping is no longer the
+        one the checkpoint was made with (it changed meanwhile): `run` after the sync does it all."""
+        mapping = active_mapping(self.store, self.tenant_id, PROVIDER, ENTITY)
+        with self.store.session() as session:
+            cursor = self._load_cursor(session)
+        if applied_version(cursor.model_dump()) != applied_version_of(mapping):
+            return None
+        return SyncFollower(self, mapping, cursor, result)
 
     def _map_chunk(self, after: tuple[int, int], mapping: VersionedMapping) -> MappedChunk | None:
         """The raw records after the keyset `after`, mapped; None when there are none left."""
@@ -156,30 +176,42 @@ class ContactsMapper:
                             gone=[row.external_id for row in rows if row.deleted])
         if live:
             payloads = orjson.loads("[" + ",".join(row.payload or "null" for row in live) + "]")
-            batch = apply_inbound(payloads, mapping.mapping)
-            external_ids, *values = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
-            to_db = db_datetime(connection)
             modified_at = {row.external_id: row.source_modified_at for row in live}
-            prefix = (self.tenant_id, PROVIDER)
-            suffix = (mapping.version,)
-            synced_at = to_db(dt.datetime.now(dt.UTC))
-            chunk.contacts = [
-                (*prefix, external_id, *columns, *suffix, to_db(modified_at.get(external_id)), synced_at)
-                for external_id, *columns in zip(external_ids, *values)
-            ]
-            chunk.rejected = batch.rejected
+            chunk.contacts, chunk.rejected = self.map_records(payloads, modified_at, mapping, db_datetime(connection))
         return chunk
 
+    def map_records(self, payloads: list[dict[str, Any]], modified_at: Mapping[str, dt.datetime | None],
+                    mapping: VersionedMapping, to_db: Callable[[dt.datetime | None], Any],
+                    ) -> tuple[list[tuple[Any, ...]], list[RejectedRecord]]:
+        """Zoho records → contact rows in CONTACT_WRITE_COLUMNS order, and the records a rule rejected."""
+        batch = apply_inbound(payloads, mapping.mapping)
+        external_ids, *values = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
+        prefix = (self.tenant_id, PROVIDER)
+        suffix = (mapping.version,)
+        synced_at = to_db(dt.datetime.now(dt.UTC))
+        rows = [
+            (*prefix, external_id, *columns, *suffix, to_db(modified_at.get(external_id)), synced_at)
+            for external_id, *columns in zip(external_ids, *values)
+        ]
+        return rows, batch.rejected
+
     def _write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult) -> None:
-        if chunk.gone:
+        self.delete_contacts(session, chunk.gone, result)
+        self.write_contacts(session, chunk.contacts, chunk.rejected, result)
+
+    def write_contacts(self, session: Session, contacts: list[tuple[Any, ...]], rejected: list[RejectedRecord],
+                       result: MappingRunResult) -> None:
+        bulk_upsert(session, Contact.__table__, CONTACT_WRITE_COLUMNS, contacts, key=CONTACT_KEY,
+                    update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):])
+        result.upserted += len(contacts)
+        self._dead_letter(session, rejected, result)
+
+    def delete_contacts(self, session: Session, external_ids: Sequence[str], result: MappingRunResult) -> None:
+        if external_ids:
             result.deleted += session.execute(
                 delete(Contact).where(Contact.tenant_id == self.tenant_id, Contact.provider == PROVIDER,
-                                      Contact.external_id.in_(chunk.gone))
+                                      Contact.external_id.in_(external_ids))
             ).rowcount or 0
-        bulk_upsert(session, Contact.__table__, CONTACT_WRITE_COLUMNS, chunk.contacts, key=CONTACT_KEY,
-                    update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):])
-        result.upserted += len(chunk.contacts)
-        self._dead_letter(session, chunk.rejected, result)
 
     def _dead_letter(self, session: Session, rejected: list[RejectedRecord], result: MappingRunResult) -> None:
         ids = [item.external_id for item in rejected]
@@ -198,27 +230,78 @@ class ContactsMapper:
         )  # fmt: skip
         result.rejected += len(ids)
 
-    def quality(self, session: Session) -> ContactQuality:
+    def quality(self) -> ContactQuality:
+        """The asset checks' figures over the tenant's contacts (a plain read: no write lock)."""
         scope = (Contact.tenant_id == self.tenant_id, Contact.provider == PROVIDER)
-        total = session.scalar(select(func.count()).where(*scope)) or 0
-        duplicated = session.scalar(
-            select(func.count()).select_from(
-                select(Contact.external_id).where(*scope).group_by(Contact.external_id)
-                .having(func.count() > 1).subquery()
-            )
-        ) or 0  # fmt: skip
-        without_email = session.scalar(
-            select(func.count()).where(*scope, or_(Contact.email.is_(None), Contact.email == ""))
-        ) or 0
+        with self.store.engine.connect() as connection:
+            total = connection.scalar(select(func.count()).where(*scope)) or 0
+            duplicated = connection.scalar(
+                select(func.count()).select_from(
+                    select(Contact.external_id).where(*scope).group_by(Contact.external_id)
+                    .having(func.count() > 1).subquery()
+                )
+            ) or 0  # fmt: skip
+            without_email = connection.scalar(
+                select(func.count()).where(*scope, or_(Contact.email.is_(None), Contact.email == ""))
+            ) or 0
         return ContactQuality(total=total, duplicate_external_ids=duplicated, without_email=without_email)
 
     def _load_cursor(self, session: Session) -> MappedCursor:
         state = load_stream_state(session, tenant_id=self.tenant_id, provider=PROVIDER, stream=STREAM)
         return MappedCursor.model_validate(state) if state else MappedCursor()
 
-    def _save_cursor(self, session: Session, cursor: MappedCursor) -> None:
+    def save_cursor(self, session: Session, cursor: MappedCursor) -> None:
         save_stream_state(session, tenant_id=self.tenant_id, provider=PROVIDER, stream=STREAM,
                           state=cursor.model_dump(mode="json"))
+
+
+class SyncFollower:
+    """Maps a sync's records as it lands them (the sync's `RawChangeListener`).
+
+    The sync calls it inside the transaction of each change it commits. Landed records are mapped
+    in chunks of `chunk_size` (the mapping is vectorised: a chunk costs little more than a page),
+    so the checkpoint moves to the end of a chunk's last page in that page's transaction; records
+    still pending when a run dies are mapped from the store by the next `ContactsMapper.run`.
+    Deletions are applied at once, after the pending records (which are older changes)."""
+
+    def __init__(self, mapper: ContactsMapper, mapping: VersionedMapping, cursor: MappedCursor,
+                 result: MappingRunResult) -> None:
+        self.mapper = mapper
+        self.mapping = mapping
+        self.cursor = cursor
+        self.result = result
+        self._pending: list[dict[str, Any]] = []
+        self._pending_modified: dict[str, dt.datetime | None] = {}
+        self._pending_seq = 0
+
+    def landed(self, session: Session, change_seq: int, records: list[dict[str, Any]],
+               modified_at: Mapping[str, dt.datetime | None]) -> None:
+        self._pending.extend(records)
+        self._pending_modified.update(modified_at)
+        self._pending_seq = change_seq
+        if len(self._pending) >= self.mapper.chunk_size:
+            self.flush(session)
+
+    def deleted(self, session: Session, change_seq: int, external_ids: Sequence[str]) -> None:
+        self.flush(session)
+        self.mapper.delete_contacts(session, external_ids, self.result)
+        self._checkpoint(session, change_seq)
+
+    def flush(self, session: Session) -> None:
+        """Map and write the pending records now (the sync calls it before its pass ends)."""
+        if not self._pending:
+            return
+        started = time.perf_counter()
+        rows, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping,
+                                                 db_datetime(session))
+        self.mapper.write_contacts(session, rows, rejected, self.result)
+        self._checkpoint(session, self._pending_seq)
+        self._pending, self._pending_modified = [], {}
+        self.result.duration_s += time.perf_counter() - started
+
+    def _checkpoint(self, session: Session, change_seq: int) -> None:
+        self.cursor.after_seq, self.cursor.after_id = change_seq, ALL_OF_SEQ
+        self.mapper.save_cursor(session, self.cursor)
 
 
 def _columns(frame: pd.DataFrame, names: Sequence[str]) -> list[np.ndarray]:

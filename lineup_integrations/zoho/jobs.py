@@ -5,23 +5,23 @@ from __future__ import annotations
 import dagster as dg
 
 from lineup_integrations.providers import PROVIDERS
-from lineup_integrations.zoho.assets import contacts, zoho_contacts_raw
+from lineup_integrations.zoho.assets import CONTACTS, RAW_CONTACTS
 
 SYNC_JOB_NAME = PROVIDERS["zoho"].sync_job or "zoho_contacts_sync"
 REMAP_JOB_NAME = "zoho_contacts_remap"
 
-# Both steps run in the run's own process: no per-step subprocess start-up for a 2-step job.
+# The one step runs in the run's own process: no step subprocess to start.
 zoho_contacts_sync_job = dg.define_asset_job(
     SYNC_JOB_NAME,
-    selection=dg.AssetSelection.assets(zoho_contacts_raw, contacts),
+    selection=dg.AssetSelection.assets(RAW_CONTACTS, CONTACTS),
     executor_def=dg.in_process_executor,
     tags={"provider": "zoho"},
-    description="Incremental sync of a tenant's Zoho contacts, then the mapping into Lineup's schema.",
+    description="Incremental sync of a tenant's Zoho contacts, mapped into Lineup's schema as they land.",
 )
 
 zoho_contacts_remap_job = dg.define_asset_job(
     REMAP_JOB_NAME,
-    selection=dg.AssetSelection.assets(contacts),
+    selection=dg.AssetSelection.assets(CONTACTS),
     executor_def=dg.in_process_executor,
     tags={"provider": "zoho"},
     description="Rebuild a tenant's contacts from stored raw records (after a mapping change); no API call.",

@@ -7,6 +7,8 @@ transaction as each page's records, so a run killed at any point resumes at the 
 had not committed, with no duplicate (records are upserted by id) and nothing lost.
 
 Fetching overlaps writing: the next pages are requested while the current one is written.
+A `RawChangeListener` (the mapping step's `SyncFollower`) is told, in each transaction, what
+that transaction changed, so it can map the records the sync has already parsed.
 
 - incremental (default): `If-Modified-Since` = the newest `Modified_Time` already stored (Zoho
   returns records modified strictly after it, so nothing is fetched twice and the call count
@@ -22,9 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import and_, bindparam, func, select, update
@@ -63,6 +65,19 @@ CONTACT_FIELDS: tuple[str, ...] = (
 # A page's raw records are written with `bulk_upsert`: these columns in this order; the key, then the rest updated.
 RAW_KEY = ("tenant_id", "provider", "entity", "external_id")
 RAW_WRITE_COLUMNS = (*RAW_KEY, "payload", "source_modified_at", "deleted_at", "change_seq", "fetched_at")
+
+
+class RawChangeListener(Protocol):
+    """Follows the raw records' changes as the sync commits them, inside the same transaction;
+    `change_seq` grows with each call."""
+
+    def landed(self, session: Session, change_seq: int, records: list[dict[str, Any]],
+               modified_at: Mapping[str, dt.datetime | None]) -> None: ...
+
+    def deleted(self, session: Session, change_seq: int, external_ids: Sequence[str]) -> None: ...
+
+    def flush(self, session: Session) -> None:
+        """The records phase is over: anything the listener holds back must be written now."""
 
 
 class PassState(BaseModel):
@@ -123,6 +138,7 @@ class ContactsSync:
     """Runs one pass (or resumes one) for one tenant. Not thread-safe; one per run."""
 
     def __init__(self, store: Store, client: ZohoClient, tenant_id: str, *, per_page: int = 200,
+                 listener: RawChangeListener | None = None,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
         if not 100 <= per_page <= 200:
             raise ValueError("per_page must be between 100 and 200 (Zoho's page size limit is 200)")
@@ -130,6 +146,7 @@ class ContactsSync:
         self.client = client
         self.tenant_id = tenant_id
         self.per_page = per_page
+        self.listener = listener
         self.clock = clock
 
     def run(self, *, full_refresh: bool = False, since: dt.datetime | None = None) -> SyncStats:
@@ -258,16 +275,17 @@ class ContactsSync:
         to_db = db_datetime(session)
         fetched_at = to_db(dt.datetime.now(dt.UTC))
         rows = []
-        newest: dt.datetime | None = None
+        modified_at: dict[str, dt.datetime | None] = {}
         for record in records:
-            modified = parse_zoho_time(record.get("Modified_Time"))
-            if modified and (newest is None or modified > newest):
-                newest = modified
-            rows.append((self.tenant_id, PROVIDER, ENTITY, str(record["id"]), db_json(record), to_db(modified), None,
+            external_id = str(record["id"])
+            modified = modified_at[external_id] = parse_zoho_time(record.get("Modified_Time"))
+            rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), to_db(modified), None,
                          seq, fetched_at))  # fmt: skip
         bulk_upsert(session, RawRecord.__table__, RAW_WRITE_COLUMNS, rows, key=RAW_KEY, update=RAW_WRITE_COLUMNS[4:])
+        if self.listener is not None:
+            self.listener.landed(session, seq, records, modified_at)
         stats.upserted += len(rows)
-        return newest
+        return max(filter(None, modified_at.values()), default=None)
 
     def _mark_deleted(self, session: Session, records: list[DeletedRecord]) -> int:
         """Tombstone the stored records among `records` (ids we never stored are ignored); one round trip."""
@@ -289,6 +307,8 @@ class ContactsSync:
             .values(deleted_at=bindparam("b_deleted_at"), change_seq=seq),
             [{"b_external_id": external_id, "b_deleted_at": deleted_at[external_id]} for external_id in live],
         )
+        if self.listener is not None:
+            self.listener.deleted(session, seq, live)
         return len(live)
 
     def _next_seq(self) -> int:
@@ -300,6 +320,8 @@ class ContactsSync:
         current = cursor.current_pass
         assert current is not None
         with self.store.session() as session:
+            if self.listener is not None:
+                self.listener.flush(session)
             if current.mode == "full":
                 # The pass saw every live record: whatever it did not see was deleted at the source.
                 seq = self._next_seq()

@@ -57,23 +57,17 @@ def zoho_client_for(store: Store, oauth: OAuthEngine, tenant_id: str, *, setting
                     http: httpx.Client | None = None) -> ZohoClient:
     """An authenticated client for the tenant's organisation, or `IntegrationNotConnectedError` before any call."""
     integration = connected_integration(store, tenant_id)
-    integration_id = integration.id
-    token = oauth.refresh_if_expiring(integration_id)
+    tokens = oauth.token_holder(integration.id)
+    token = tokens.current()
     with store.session() as session:
         earlier_calls = api_calls_since(session, tenant_id=tenant_id, provider=PROVIDER,
                                         since=dt.datetime.now(dt.UTC) - QUOTA_WINDOW)
 
-    def current_token() -> str:
-        return oauth.refresh_if_expiring(integration_id).value
-
-    def replace_token(stale: str) -> str:
-        return oauth.force_refresh(integration_id, stale_access_token=stale).value
-
     return ZohoClient(
         RetryingClient(http or shared_pool().client(PROVIDER), provider=PROVIDER, settings=settings.retry),
         api_domain=token.api_domain or integration.api_domain or "",
-        access_token=current_token,
-        on_unauthorized=replace_token,
+        access_token=lambda: tokens.current().value,
+        on_unauthorized=lambda stale: tokens.replace(stale).value,
         api_version=settings.api_version,
         quota=RateLimitTracker(daily_budget=integration.daily_api_budget or settings.daily_credit_budget,
                                earlier_calls=earlier_calls),

@@ -6,9 +6,13 @@ from lineup_integrations.core.store import (
     ApiUsage,
     Contact,
     Integration,
+    RawRecord,
     Store,
     api_calls_since,
     audit,
+    bulk_upsert,
+    db_datetime,
+    db_json,
     record_api_usage,
     upsert,
 )
@@ -37,6 +41,32 @@ def test_upsert_inserts_then_updates_by_key(store: Store) -> None:
     with store.session() as session:
         emails = dict(session.execute(select(Contact.external_id, Contact.email)).all())
     assert emails == {"1": "a@x.io", "2": "new@x.io"}
+
+
+AWKWARD_TEXTS = ["tab\there", "new\nline\r\n", "back\\slash \\N", "quote \" and ' ", "", "ünï © 😀", "\\t literal"]
+
+
+def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(store: Store) -> None:
+    columns = ("tenant_id", "provider", "entity", "external_id", "payload", "source_modified_at", "deleted_at",
+               "change_seq", "fetched_at")
+    key, moment = columns[:4], dt.datetime(2023, 10, 15, 8, 50, 1, 250_000, tzinfo=dt.UTC)
+
+    def write(rows: list[tuple[object, ...]]) -> None:
+        with store.session() as session:
+            to_db = db_datetime(session)
+            bulk_upsert(session, RawRecord.__table__, columns,
+                        [(*row[:4], db_json(row[4]), to_db(row[5]), None, row[6], to_db(moment)) for row in rows],
+                        key=key, update=columns[4:])
+
+    payloads = {str(n): {"Full_Name": text, "Nested": {"list": [text, None, 1.5]}} for n, text in enumerate(AWKWARD_TEXTS)}
+    write([("acme", "zoho", "contacts", n, payload, moment, 1) for n, payload in payloads.items()])
+    write([("acme", "zoho", "contacts", "0", {"v": "old"}, None, 2), ("acme", "zoho", "contacts", "0", {"v": "new"}, None, 3)])
+
+    with store.session() as session:
+        stored = {row.external_id: row for row in session.scalars(select(RawRecord))}
+    assert {i: row.payload for i, row in stored.items() if i != "0"} == {i: p for i, p in payloads.items() if i != "0"}
+    assert (stored["0"].payload, stored["0"].change_seq, stored["0"].source_modified_at) == ({"v": "new"}, 3, None)
+    assert stored["1"].source_modified_at == moment and stored["1"].deleted_at is None
 
 
 def test_audit_entries_append_in_the_callers_transaction(store: Store) -> None:

@@ -14,7 +14,7 @@ from lineup_integrations.core.store import Contact, Integration, IntegrationStat
 from lineup_integrations.orchestration.partitions import TENANTS_PARTITION_SET
 from lineup_integrations.orchestration.resources import StoreResource
 from lineup_integrations.sandbox import SandboxHandle
-from lineup_integrations.zoho.assets import contacts, zoho_contacts_raw
+from lineup_integrations.zoho.assets import CONTACTS, RAW_CONTACTS, zoho_contacts
 from lineup_integrations.zoho.resource import ZohoResource
 from tests.zoho.conftest import ZohoTenant, make_zoho_resource, started
 
@@ -27,10 +27,14 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-def materialize(assets: list[Any], tenant: ZohoTenant, instance: dg.DagsterInstance, store_url: str,
+SYNC = [RAW_CONTACTS, CONTACTS]  # the sync job's selection
+
+
+def materialize(selection: list[dg.AssetKey], tenant: ZohoTenant, instance: dg.DagsterInstance, store_url: str,
                 resource: ZohoResource, run_config: dict[str, Any] | None = None) -> dg.ExecuteInProcessResult:
     instance.add_dynamic_partitions(TENANTS_PARTITION_SET, [tenant.tenant_id])
-    return dg.materialize(assets, partition_key=tenant.tenant_id, instance=instance, raise_on_error=False,
+    return dg.materialize([zoho_contacts], selection=selection, partition_key=tenant.tenant_id, instance=instance,
+                          raise_on_error=False,
                           resources={"zoho": resource, "store": StoreResource(database_url=store_url)},
                           run_config=run_config or {})
 
@@ -48,7 +52,7 @@ def test_a_sync_records_numeric_metadata_and_passes_its_checks(
     store_url: str, sandbox_reset: SandboxHandle, zoho_tenant_factory: TenantFactory, instance: dg.DagsterInstance
 ) -> None:
     tenant = zoho_tenant_factory(contacts=700)
-    result = materialize([zoho_contacts_raw, contacts], tenant, instance, store_url,
+    result = materialize(SYNC, tenant, instance, store_url,
                          make_zoho_resource(store_url, sandbox_reset))
     assert result.success
     raw = metadata(result, "zoho_contacts_raw")
@@ -67,12 +71,12 @@ def test_the_quota_remaining_counts_earlier_runs_against_the_tenants_own_budget(
     instance: dg.DagsterInstance,
 ) -> None:
     tenant = zoho_tenant_factory(contacts=700)
-    first = materialize([zoho_contacts_raw], tenant, instance, store_url, make_zoho_resource(store_url, sandbox_reset))
+    first = materialize([RAW_CONTACTS], tenant, instance, store_url, make_zoho_resource(store_url, sandbox_reset))
     assert metadata(first, "zoho_contacts_raw")["rate_limit_remaining"] == 5000 - 4
     with store.session() as session:
         session.get(Integration, tenant.integration.id).daily_api_budget = 1000  # e.g. a Free edition org
 
-    second = materialize([zoho_contacts_raw], tenant, instance, store_url, make_zoho_resource(store_url, sandbox_reset))
+    second = materialize([RAW_CONTACTS], tenant, instance, store_url, make_zoho_resource(store_url, sandbox_reset))
 
     raw = metadata(second, "zoho_contacts_raw")
     assert (raw["sync_mode"], raw["api_calls"]) == ("incremental", 2)
@@ -87,7 +91,7 @@ def test_a_disconnected_tenant_fails_at_once_without_a_provider_call(
     with started(make_zoho_resource(store_url, sandbox_reset)) as resource:
         resource.oauth.disconnect(tenant.tenant_id, "zoho", actor="user:test")
     before = tenant.api_calls()
-    result = materialize([zoho_contacts_raw, contacts], tenant, instance, store_url,
+    result = materialize(SYNC, tenant, instance, store_url,
                          make_zoho_resource(store_url, sandbox_reset))
     assert not result.success
     assert retry_waits(result) == []
@@ -105,9 +109,9 @@ def test_a_revoked_grant_ends_needs_reauth_and_spares_other_tenants(
     sandbox_reset.state("zoho").revoke_grants(revoked.login)
     sandbox_reset.state("zoho").expire_access_tokens(revoked.login)
 
-    failed = materialize([zoho_contacts_raw, contacts], revoked, instance, store_url,
+    failed = materialize(SYNC, revoked, instance, store_url,
                          make_zoho_resource(store_url, sandbox_reset))
-    succeeded = materialize([zoho_contacts_raw, contacts], healthy, instance, store_url,
+    succeeded = materialize(SYNC, healthy, instance, store_url,
                             make_zoho_resource(store_url, sandbox_reset))
 
     assert not failed.success and retry_waits(failed) == []
@@ -122,7 +126,7 @@ def test_a_failure_past_the_http_retries_is_retried_on_the_spec_schedule(
 ) -> None:
     tenant = zoho_tenant_factory(contacts=300)
     tenant.fault(endpoint="GET */crm/*/Contacts*", kind="status", status=503, count=2)
-    result = materialize([zoho_contacts_raw], tenant, instance, store_url,
+    result = materialize([RAW_CONTACTS], tenant, instance, store_url,
                          make_zoho_resource(store_url, sandbox_reset, max_http_attempts=2))
     assert result.success
     [wait] = retry_waits(result)
@@ -135,7 +139,7 @@ def test_a_mapping_change_rebuilds_contacts_without_api_calls_and_rolls_back(
     instance: dg.DagsterInstance,
 ) -> None:
     tenant = zoho_tenant_factory(contacts=400)
-    assert materialize([zoho_contacts_raw, contacts], tenant, instance, store_url,
+    assert materialize(SYNC, tenant, instance, store_url,
                        make_zoho_resource(store_url, sandbox_reset)).success
     titles_before = _titles(store, tenant.tenant_id)
     with started(make_zoho_resource(store_url, sandbox_reset)) as resource:
@@ -145,8 +149,7 @@ def test_a_mapping_change_rebuilds_contacts_without_api_calls_and_rolls_back(
                               direction=Direction.INBOUND, actor="user:test", provider_fields=fields).version
     before = tenant.api_calls()
 
-    remapped = dg.materialize([contacts], partition_key=tenant.tenant_id, instance=instance,
-                              resources={"store": StoreResource(database_url=store_url)})
+    remapped = materialize([CONTACTS], tenant, instance, store_url, make_zoho_resource(store_url, sandbox_reset))
 
     assert metadata(remapped, "contacts")["mapping_version"] == version
     assert metadata(remapped, "contacts")["full_rebuild"] is True
@@ -154,8 +157,7 @@ def test_a_mapping_change_rebuilds_contacts_without_api_calls_and_rolls_back(
     assert tenant.api_calls() == before
 
     activate_mapping(store, tenant.tenant_id, "zoho", "contacts", 0, actor="user:test")
-    rolled_back = dg.materialize([contacts], partition_key=tenant.tenant_id, instance=instance,
-                                 resources={"store": StoreResource(database_url=store_url)})
+    rolled_back = materialize([CONTACTS], tenant, instance, store_url, make_zoho_resource(store_url, sandbox_reset))
     assert metadata(rolled_back, "contacts")["mapping_version"] == 0
     assert _titles(store, tenant.tenant_id) == titles_before
     assert tenant.api_calls() == before

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -302,6 +303,10 @@ class OAuthEngine:
             integration_id, lambda credential, _value: credential.expires_at - utcnow() <= margin
         )
 
+    def token_holder(self, integration_id: str, *, margin: dt.timedelta = REFRESH_MARGIN) -> TokenHolder:
+        """The integration's access token for a run's many requests (see `TokenHolder`)."""
+        return TokenHolder(self, integration_id, margin=margin)
+
     def force_refresh(self, integration_id: str, *, stale_access_token: str) -> AccessToken:
         """After a 401 mid-run: refresh, unless another caller already replaced `stale_access_token`."""
         return self._refresh_locked(
@@ -469,6 +474,36 @@ class OAuthEngine:
                 session, tenant_id=tenant_id, provider=provider, action=action, actor=actor, outcome="failure",
                 detail=detail,
             )
+
+
+class TokenHolder:
+    """One integration's access token, held in memory between the requests of a run.
+
+    A sync makes hundreds of calls with one token; reading and opening it from the store for each
+    would cost a transaction per page (on SQLite one that waits for the write lock the sync's own
+    writer holds). The holder goes back to the engine only when the token is within `margin` of
+    expiry (`refresh_if_expiring`, under the engine's lock) or when the provider rejected it
+    (`replace`, after a 401). A token another process replaced meanwhile stays valid until it
+    expires or is rejected, which `replace` then handles. Thread-safe.
+    """
+
+    def __init__(self, engine: OAuthEngine, integration_id: str, *, margin: dt.timedelta = REFRESH_MARGIN) -> None:
+        self._engine = engine
+        self._integration_id = integration_id
+        self._margin = margin
+        self._token: AccessToken | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> AccessToken:
+        with self._lock:
+            if self._token is None or self._token.expires_within(self._margin):
+                self._token = self._engine.refresh_if_expiring(self._integration_id, margin=self._margin)
+            return self._token
+
+    def replace(self, stale_access_token: str) -> AccessToken:
+        with self._lock:
+            self._token = self._engine.force_refresh(self._integration_id, stale_access_token=stale_access_token)
+            return self._token
 
 
 def _audit_refresh(session: Session, integration: Integration, *, outcome: str = "success", **detail: Any) -> None:

@@ -51,7 +51,7 @@ def get_launcher(request: Request) -> DagsterRunLauncher:
 def trigger_sync(body: SyncRequest, principal: CurrentPrincipal, store: StoreDep,
                  launcher: Annotated[DagsterRunLauncher, Depends(get_launcher)]) -> SyncResponse:
     spec = provider_spec(body.provider)
-    if spec.sync_job is None or spec.sync_asset is None:
+    if spec.sync_job is None or spec.sync_op is None:
         raise ApiError(400, "sync_unavailable", f"provider {body.provider!r} has no sync job yet", field="provider")
     with store.session() as session:
         integration = session.scalar(select(Integration).where(
@@ -68,7 +68,7 @@ def trigger_sync(body: SyncRequest, principal: CurrentPrincipal, store: StoreDep
         run_id = launcher.launch_partition_run(
             spec.sync_job, principal.tenant_id,
             tags={"tenant": principal.tenant_id, "provider": body.provider, "lineup/trigger": "api"},
-            run_config={"ops": {spec.sync_asset: {"config": config}}},
+            run_config={"ops": {spec.sync_op: {"config": config}}},
         )  # fmt: skip
     except DagsterLaunchError as error:
         raise ApiError(502, "dagster_unavailable", str(error)) from None

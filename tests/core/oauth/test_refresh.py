@@ -84,6 +84,23 @@ def test_fresh_token_is_returned_without_a_token_request(engine: OAuthEngine, sa
     assert sandbox_reset.state("google_calendar").authenticate(token.value) is not None
 
 
+def test_a_token_holder_keeps_the_token_in_memory_until_it_nears_expiry_or_is_rejected(
+    engine: OAuthEngine, sandbox_reset: SandboxHandle, store: Store
+) -> None:
+    integration = connect_expiring(engine, sandbox_reset, "zoho")
+    holder = engine.token_holder(integration.id)
+
+    first = holder.current()  # the stored token expires within the margin: refreshed now
+    assert token_requests(sandbox_reset, "zoho", "refresh_token") == 1
+    with store.session() as session:  # from here on the holder must not need the store
+        session.query(Credential).filter(Credential.integration_id == integration.id).delete()
+    assert [holder.current().value for _ in range(5)] == [first.value] * 5
+    assert token_requests(sandbox_reset, "zoho", "refresh_token") == 1
+
+    with pytest.raises(IntegrationNotFoundError):  # after a 401 it goes back to the engine (and its lock)
+        holder.replace(first.value)
+
+
 def test_rotated_refresh_token_is_stored_and_used_by_the_next_refresh(
     store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
