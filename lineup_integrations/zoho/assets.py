@@ -62,15 +62,15 @@ def zoho_contacts(context: dg.AssetExecutionContext, config: ZohoSyncConfig, zoh
     """Both assets (the sync job): pages the changed contacts — checkpointed per page, so a retry
     resumes — and maps them as they land. `contacts` alone (the remap job): maps from the store,
     with no API call — all of it when the mapping version changed."""
-    tenant_id = context.partition_key
     selected = context.selected_asset_keys
+    mapper = ContactsMapper(store.get(), context.partition_key)
     if RAW_CONTACTS in selected:
-        stats, mapped = _sync(context, config, zoho, store.get(), map_as_landed=CONTACTS in selected)
-        yield stats
+        raw_result, mapped = _sync(context, config, zoho, store.get(), map_as_landed=CONTACTS in selected)
+        yield raw_result
     else:
-        mapped = ContactsMapper(store.get(), tenant_id).run()
+        mapped = mapper.run()
     if CONTACTS in selected:
-        yield _contacts_result(context, ContactsMapper(store.get(), tenant_id), mapped)
+        yield _contacts_result(context, mapper, mapped)
 
 
 def _sync(context: dg.AssetExecutionContext, config: ZohoSyncConfig, zoho: ZohoResource, store: Store, *,

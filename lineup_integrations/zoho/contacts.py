@@ -121,12 +121,10 @@ class ContactsMapper:
         """Map everything changed since the checkpoint (everything, after a mapping change); the
         counts are added to `result` when given."""
         started = time.perf_counter()
-        mapping = active_mapping(self.store, self.tenant_id, PROVIDER, ENTITY)
-        with self.store.session() as session:
-            cursor = self._load_cursor(session)
+        mapping, cursor, current = self._mapping_and_checkpoint()
         result = result or MappingRunResult()
         result.mapping_version = mapping.version
-        if applied_version(cursor.model_dump()) != applied_version_of(mapping):
+        if not current:
             result.rebuilt = cursor.mapping_version is not None
             cursor = MappedCursor(mapping_version=mapping.version, default_version=mapping.default_version)
         # The next chunk is read and mapped on a helper thread while this one is written.
@@ -148,12 +146,15 @@ class ContactsMapper:
         """A follower for the sync about to run, continuing from the checkpoint — which must cover
         every raw change so far (call `run` first). None when the active mapping is no longer the
         one the checkpoint was made with (it changed meanwhile): `run` after the sync does it all."""
+        mapping, cursor, current = self._mapping_and_checkpoint()
+        return SyncFollower(self, mapping, cursor, result) if current else None
+
+    def _mapping_and_checkpoint(self) -> tuple[VersionedMapping, MappedCursor, bool]:
+        """The active mapping, the checkpoint, and whether the checkpoint was made with that mapping."""
         mapping = active_mapping(self.store, self.tenant_id, PROVIDER, ENTITY)
         with self.store.session() as session:
             cursor = self._load_cursor(session)
-        if applied_version(cursor.model_dump()) != applied_version_of(mapping):
-            return None
-        return SyncFollower(self, mapping, cursor, result)
+        return mapping, cursor, applied_version(cursor.model_dump()) == applied_version_of(mapping)
 
     def _map_chunk(self, after: tuple[int, int], mapping: VersionedMapping) -> MappedChunk | None:
         """The raw records after the keyset `after`, mapped; None when there are none left."""
@@ -176,21 +177,22 @@ class ContactsMapper:
                             gone=[row.external_id for row in rows if row.deleted])
         if live:
             payloads = orjson.loads("[" + ",".join(row.payload or "null" for row in live) + "]")
-            modified_at = {row.external_id: row.source_modified_at for row in live}
-            chunk.contacts, chunk.rejected = self.map_records(payloads, modified_at, mapping, db_datetime(connection))
+            to_db = db_datetime(connection)
+            modified_at = {row.external_id: to_db(row.source_modified_at) for row in live}
+            chunk.contacts, chunk.rejected = self.map_records(payloads, modified_at, mapping, to_db)
         return chunk
 
-    def map_records(self, payloads: list[dict[str, Any]], modified_at: Mapping[str, dt.datetime | None],
-                    mapping: VersionedMapping, to_db: Callable[[dt.datetime | None], Any],
-                    ) -> tuple[list[tuple[Any, ...]], list[RejectedRecord]]:
-        """Zoho records → contact rows in CONTACT_WRITE_COLUMNS order, and the records a rule rejected."""
+    def map_records(self, payloads: list[dict[str, Any]], modified_at: Mapping[str, Any], mapping: VersionedMapping,
+                    to_db: Callable[[dt.datetime | None], Any]) -> tuple[list[tuple[Any, ...]], list[RejectedRecord]]:
+        """Zoho records → contact rows in CONTACT_WRITE_COLUMNS order, and the records a rule rejected.
+        `modified_at`: each record's source modification time as the store writes it (`to_db`)."""
         batch = apply_inbound(payloads, mapping.mapping)
         external_ids, *values = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
         prefix = (self.tenant_id, PROVIDER)
         suffix = (mapping.version,)
         synced_at = to_db(dt.datetime.now(dt.UTC))
         rows = [
-            (*prefix, external_id, *columns, *suffix, to_db(modified_at.get(external_id)), synced_at)
+            (*prefix, external_id, *columns, *suffix, modified_at.get(external_id), synced_at)
             for external_id, *columns in zip(external_ids, *values)
         ]
         return rows, batch.rejected
@@ -271,11 +273,11 @@ class SyncFollower:
         self.cursor = cursor
         self.result = result
         self._pending: list[dict[str, Any]] = []
-        self._pending_modified: dict[str, dt.datetime | None] = {}
+        self._pending_modified: dict[str, Any] = {}
         self._pending_seq = 0
 
     def landed(self, session: Session, change_seq: int, records: list[dict[str, Any]],
-               modified_at: Mapping[str, dt.datetime | None]) -> None:
+               modified_at: Mapping[str, Any]) -> None:
         self._pending.extend(records)
         self._pending_modified.update(modified_at)
         self._pending_seq = change_seq

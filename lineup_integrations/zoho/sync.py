@@ -72,7 +72,8 @@ class RawChangeListener(Protocol):
     `change_seq` grows with each call."""
 
     def landed(self, session: Session, change_seq: int, records: list[dict[str, Any]],
-               modified_at: Mapping[str, dt.datetime | None]) -> None: ...
+               modified_at: Mapping[str, Any]) -> None:
+        """`records` were upserted; `modified_at`: their `source_modified_at` by id, as written (`db_datetime`)."""
 
     def deleted(self, session: Session, change_seq: int, external_ids: Sequence[str]) -> None: ...
 
@@ -275,17 +276,20 @@ class ContactsSync:
         to_db = db_datetime(session)
         fetched_at = to_db(dt.datetime.now(dt.UTC))
         rows = []
-        modified_at: dict[str, dt.datetime | None] = {}
+        modified_at: dict[str, Any] = {}  # as written, for the listener
+        newest: dt.datetime | None = None
         for record in records:
             external_id = str(record["id"])
-            modified = modified_at[external_id] = parse_zoho_time(record.get("Modified_Time"))
-            rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), to_db(modified), None,
-                         seq, fetched_at))  # fmt: skip
+            modified = parse_zoho_time(record.get("Modified_Time"))
+            if modified and (newest is None or modified > newest):
+                newest = modified
+            modified_at[external_id] = written = to_db(modified)
+            rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), written, None, seq, fetched_at))
         bulk_upsert(session, RawRecord.__table__, RAW_WRITE_COLUMNS, rows, key=RAW_KEY, update=RAW_WRITE_COLUMNS[4:])
         if self.listener is not None:
             self.listener.landed(session, seq, records, modified_at)
         stats.upserted += len(rows)
-        return max(filter(None, modified_at.values()), default=None)
+        return newest
 
     def _mark_deleted(self, session: Session, records: list[DeletedRecord]) -> int:
         """Tombstone the stored records among `records` (ids we never stored are ignored); one round trip."""
