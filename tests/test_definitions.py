@@ -10,7 +10,10 @@ from lineup_integrations.providers import PROVIDERS
 
 
 def test_the_code_location_validates() -> None:
-    dg.Definitions.validate_loadable(defs)
+    # Under a live instance, as `dagster dev` loads it: Dagster keeps the current instance's state
+    # storage in a context variable, which an earlier test's closed instance can leave behind.
+    with dg.instance_for_test():
+        dg.Definitions.validate_loadable(defs)
 
 
 def test_it_holds_the_zoho_pipeline_partitioned_by_tenant() -> None:
