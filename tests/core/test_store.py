@@ -47,6 +47,8 @@ AWKWARD_TEXTS = ["tab\there", "new\nline\r\n", "back\\slash \\N", "quote \" and 
 
 
 def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(store: Store) -> None:
+    """Awkward text in a plain column (the key) and inside JSON, a column mixing text and NULL, and a
+    key repeated in one batch — through SQLite's executemany and PostgreSQL's COPY text format."""
     columns = ("tenant_id", "provider", "entity", "external_id", "payload", "source_modified_at", "deleted_at",
                "change_seq", "fetched_at")
     key, moment = columns[:4], dt.datetime(2023, 10, 15, 8, 50, 1, 250_000, tzinfo=dt.UTC)
@@ -58,15 +60,19 @@ def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(s
                         [(*row[:4], db_json(row[4]), to_db(row[5]), None, row[6], to_db(moment)) for row in rows],
                         key=key, update=columns[4:])
 
-    payloads = {str(n): {"Full_Name": text, "Nested": {"list": [text, None, 1.5]}} for n, text in enumerate(AWKWARD_TEXTS)}
-    write([("acme", "zoho", "contacts", n, payload, moment, 1) for n, payload in payloads.items()])
-    write([("acme", "zoho", "contacts", "0", {"v": "old"}, None, 2), ("acme", "zoho", "contacts", "0", {"v": "new"}, None, 3)])
+    payloads: dict[str, object] = {text: {"Full_Name": text, "Nested": {"list": [text, None, 1.5]}}
+                                   for text in AWKWARD_TEXTS}
+    payloads["no payload"] = None
+    write([("acme", "zoho", "contacts", text, payload, moment, 1) for text, payload in payloads.items()])
+    write([("acme", "zoho", "contacts", "repeated", {"v": "old"}, None, 2),
+           ("acme", "zoho", "contacts", "repeated", {"v": "new"}, None, 3)])
 
     with store.session() as session:
         stored = {row.external_id: row for row in session.scalars(select(RawRecord))}
-    assert {i: row.payload for i, row in stored.items() if i != "0"} == {i: p for i, p in payloads.items() if i != "0"}
-    assert (stored["0"].payload, stored["0"].change_seq, stored["0"].source_modified_at) == ({"v": "new"}, 3, None)
-    assert stored["1"].source_modified_at == moment and stored["1"].deleted_at is None
+    assert {text: row.payload for text, row in stored.items() if text != "repeated"} == payloads
+    assert (stored["repeated"].payload, stored["repeated"].change_seq, stored["repeated"].source_modified_at) == (
+        {"v": "new"}, 3, None)
+    assert stored["tab\there"].source_modified_at == moment and stored["tab\there"].deleted_at is None
 
 
 def test_audit_entries_append_in_the_callers_transaction(store: Store) -> None:
