@@ -44,6 +44,7 @@ def _free_port() -> int:
 @dataclass(frozen=True)
 class LocalPostgres:
     port: int
+    pid: int  # the postmaster's: its children are the server's backends and workers
     user: str = "postgres"
 
     def url(self, database: str = "postgres") -> str:
@@ -81,7 +82,8 @@ def local_postgres() -> Iterator[LocalPostgres]:
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {workdir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     run(str(pg_bin / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(workdir / "log"), "-w", "-t", "60", "start")
     try:
-        yield LocalPostgres(port=port)
+        # The first line of postmaster.pid is the postmaster's process id.
+        yield LocalPostgres(port=port, pid=int((datadir / "postmaster.pid").read_text().split()[0]))
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):
             run(str(pg_bin / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "-w", "stop")

@@ -22,6 +22,7 @@ that transaction changed, so it can map the records the sync has already parsed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.http import ApiError
@@ -149,10 +150,21 @@ class ContactsSync:
         self.per_page = per_page
         self.listener = listener
         self.clock = clock
+        self._connection: Connection | None = None  # held while a pass runs
 
     def run(self, *, full_refresh: bool = False, since: dt.datetime | None = None) -> SyncStats:
+        with self.store.connection() as self._connection:  # one connection for the pass's transactions
+            try:
+                return self._run(full_refresh=full_refresh, since=since)
+            finally:
+                self._connection = None
+
+    def _transaction(self) -> contextlib.AbstractContextManager[Session]:
+        return self.store.session(on=self._connection)
+
+    def _run(self, *, full_refresh: bool, since: dt.datetime | None) -> SyncStats:
         started = time.perf_counter()
-        with self.store.session() as session:
+        with self._transaction() as session:
             cursor = load_cursor(session, self.tenant_id)
             self._seq = self._last_change_seq(session)
         stats = SyncStats()
@@ -210,7 +222,7 @@ class ContactsSync:
             )
 
         for page, following in self._pages(fetch, current.position):
-            with self.store.session() as session:
+            with self._transaction() as session:
                 stats.pages += 1
                 if page is not None:
                     stats.deleted += self._mark_deleted(session, page.records)
@@ -242,7 +254,7 @@ class ContactsSync:
         while True:
             try:
                 for page, following in self._pages(fetch, current.position):
-                    with self.store.session() as session:
+                    with self._transaction() as session:
                         stats.pages += 1
                         if page is not None and page.records:
                             stats.fetched += len(page.records)
@@ -268,7 +280,7 @@ class ContactsSync:
         if current.max_modified is not None:
             current.modified_since = current.max_modified - dt.timedelta(seconds=1)
         current.position = PagePosition()
-        with self.store.session() as session:
+        with self._transaction() as session:
             _save_cursor(session, self.tenant_id, cursor)
 
     def _write_records(self, session: Session, records: list[dict[str, Any]], stats: SyncStats) -> dt.datetime | None:
@@ -323,7 +335,7 @@ class ContactsSync:
     def _finish(self, cursor: ContactsCursor, stats: SyncStats) -> None:
         current = cursor.current_pass
         assert current is not None
-        with self.store.session() as session:
+        with self._transaction() as session:
             if self.listener is not None:
                 self.listener.flush(session)
             if current.mode == "full":

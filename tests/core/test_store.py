@@ -30,6 +30,26 @@ def test_migrations_are_idempotent_and_datetimes_come_back_in_utc(store: Store) 
         assert integration.created_at.utcoffset() == dt.timedelta(0)
 
 
+def test_transactions_on_a_held_connection_commit_and_roll_back_one_by_one(store: Store) -> None:
+    def add(external_id: str) -> Contact:
+        return Contact(tenant_id="acme", provider="zoho", external_id=external_id, mapping_version=1)
+
+    with store.connection() as connection:
+        with store.session(on=connection) as session:
+            session.add(add("kept"))
+        try:
+            with store.session(on=connection) as session:
+                session.add(add("rolled back"))
+                session.flush()
+                raise RuntimeError("the page failed")
+        except RuntimeError:
+            pass
+        with store.session(on=connection) as session:
+            session.add(add("after"))
+        with store.session() as other:  # another connection sees what was committed, and only that
+            assert set(other.scalars(select(Contact.external_id))) == {"kept", "after"}
+
+
 def test_upsert_inserts_then_updates_by_key(store: Store) -> None:
     base = {"tenant_id": "acme", "provider": "zoho", "mapping_version": 1}
     with store.session() as session:

@@ -17,6 +17,7 @@ a scalar provider field reaches a Lineup string.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping as MappingABC, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +86,7 @@ def _read_path(raw: pd.DataFrame, path: tuple[str, ...], errors: _Errors) -> pd.
         values = values.where(is_object, None)
         if is_object.any():
             values = values.copy()
-            values[is_object] = values[is_object].map(lambda item: item.get(key))
+            values[is_object] = values[is_object].map(operator.methodcaller("get", key))
     return values
 
 

@@ -195,11 +195,29 @@ def _email(value: str) -> str:
     return trimmed.lower() if _EMAIL.fullmatch(trimmed) else value
 
 
+def _email_column(values: np.ndarray) -> np.ndarray:
+    """`_email` over an array of strings: the addresses are told apart by the regex engine and
+    lower-cased in one call over their joined text. Joining on NUL changes nothing that `lower`
+    does per string (NUL is neither cased nor case-ignorable, so it bounds a final sigma's context
+    as the string's ends do); a column whose addresses hold NUL goes one by one."""
+    trimmed = np.array(list(map(str.strip, values)), dtype=object)
+    is_address = np.fromiter(map(bool, map(_EMAIL.fullmatch, trimmed)), dtype=bool, count=len(values))
+    result = values.copy()
+    if is_address.any():
+        addresses = trimmed[is_address]
+        joined = "\x00".join(addresses)
+        if joined.count("\x00") == len(addresses) - 1:
+            result[is_address] = joined.lower().split("\x00")
+        else:
+            result[is_address] = [address.lower() for address in addresses]
+    return result
+
+
 @_register("normalize_email", idempotent=True)
 def _normalize_email() -> tuple[_Step, ...]:
     """A plausible address trimmed and lower-cased; a value that is not one is left exactly as
     given (not guessed at). Example: `" John.Doe@Zylker.com "` → `"john.doe@zylker.com"`; `"n/a"` → `"n/a"`."""
-    return (_Step(_email),)
+    return (_Step(_email, text_column=_email_column),)
 
 
 # The grammar: an optional international prefix (+ or 00), a body of ASCII digits and the usual
@@ -244,9 +262,11 @@ def _phone_column(values: np.ndarray) -> np.ndarray:
     result[~is_plain] = [_phone(value) for value in values[~is_plain]]
     if is_plain.any():
         plain = values[is_plain]
-        formatted = "\x00".join(plain).translate(_DROP_SEPARATORS).split("\x00")
-        result[is_plain] = [_phone(value) if number.startswith("00") else number
-                            for value, number in zip(plain, formatted)]
+        joined = "\x00".join(plain).translate(_DROP_SEPARATORS)
+        numbers = joined.split("\x00")
+        if joined.startswith("00") or "\x0000" in joined:  # a `00` prefix, perhaps: `_phone` decides
+            numbers = [_phone(value) if number.startswith("00") else number for value, number in zip(plain, numbers)]
+        result[is_plain] = numbers
     return result
 
 

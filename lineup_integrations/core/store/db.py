@@ -83,17 +83,32 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_store_engine(url)
-        self._sessions = sessionmaker(self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
+        self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._sessions = sessionmaker(self._writer, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @contextlib.contextmanager
-    def session(self) -> Iterator[Session]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
-        with self._sessions.begin() as session:
-            yield session
+    def session(self, on: Connection | None = None) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back if it raises; on the connection
+        `on` (from `connection()`) when given, else on one checked out of the pool for it."""
+        if on is None:
+            with self._sessions.begin() as session:
+                yield session
+        else:
+            session = self._sessions(bind=on)
+            with session, session.begin():
+                yield session
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A pooled connection held for a series of transactions (`session(on=…)`). A sync commits
+        every page: checking a connection out per page costs a round trip each on PostgreSQL, whose
+        pool pings a connection before handing it out."""
+        with self._writer.connect() as connection:
+            yield connection
 
     @contextlib.contextmanager
     def locked_session(self) -> Iterator[Session]:

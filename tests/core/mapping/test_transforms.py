@@ -18,7 +18,7 @@ ALL_SPECS = IDEMPOTENT
 # Text that exercises the interesting corners: Unicode whitespace, case mappings that change
 # length (ß, İ, ŉ, ligatures), digits of other scripts, and phone/e-mail punctuation.
 phoneish = st.text(alphabet="0123456789 +-().x/#ext\u00a0\u2009٣\v\x00", max_size=30)
-emailish = st.text(alphabet="aZ.@ _-\t\u00a0İß", max_size=20)
+emailish = st.text(alphabet="aZ.@ _-\t\u00a0İßΣ\u0345\x00", max_size=20)
 any_text = st.one_of(st.text(), phoneish, emailish)
 cells = st.one_of(st.none(), any_text, st.integers(), st.dictionaries(st.text(max_size=3), st.text(max_size=3)))
 
