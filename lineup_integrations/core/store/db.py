@@ -250,7 +250,7 @@ def _copy_text(value: Any) -> str:
 def _copy_column(values: tuple[Any, ...]) -> list[str]:
     """One column's values in COPY's text format. A column of text is escaped all at once, joined on
     NUL (which PostgreSQL's text cannot hold, so it only separates): one pass over the column's
-    characters instead of a function call per value — a sync page's rows hold a few hundred thousand."""
+    characters instead of a function call per value (a sync of 100,000 contacts writes 2.4 million)."""
     kinds = set(map(type, values))
     if kinds <= {str, type(None)}:
         joined = "\x00".join(["" if value is None else value for value in values])
