@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import Text, cast, delete, func, or_, select, tuple_
+from sqlalchemy import Text, cast, delete, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.mapping import (
@@ -147,7 +147,14 @@ class ContactsMapper:
         every raw change so far (call `run` first). None when the active mapping is no longer the
         one the checkpoint was made with (it changed meanwhile): `run` after the sync does it all."""
         mapping, cursor, current = self._mapping_and_checkpoint()
-        return SyncFollower(self, mapping, cursor, result) if current else None
+        if not current:
+            return None
+        return SyncFollower(self, mapping, cursor, result, contacts_are_new=not self._has_contacts())
+
+    def _has_contacts(self) -> bool:
+        with self.store.engine.connect() as connection:
+            return connection.scalar(select(exists().where(Contact.tenant_id == self.tenant_id,
+                                                           Contact.provider == PROVIDER))) or False
 
     def _mapping_and_checkpoint(self) -> tuple[VersionedMapping, MappedCursor, bool]:
         """The active mapping, the checkpoint, and whether the checkpoint was made with that mapping."""
@@ -202,9 +209,10 @@ class ContactsMapper:
         self.write_contacts(session, chunk.contacts, chunk.rejected, result)
 
     def write_contacts(self, session: Session, contacts: list[tuple[Any, ...]], rejected: list[RejectedRecord],
-                       result: MappingRunResult) -> None:
+                       result: MappingRunResult, *, insert_first: bool = False) -> None:
+        """Upsert `contacts` (`insert_first`: they are most likely new, see `bulk_upsert`) and dead-letter `rejected`."""
         bulk_upsert(session, Contact.__table__, CONTACT_WRITE_COLUMNS, contacts, key=CONTACT_KEY,
-                    update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):])
+                    update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):], insert_first=insert_first)
         result.upserted += len(contacts)
         self._dead_letter(session, rejected, result)
 
@@ -264,14 +272,17 @@ class SyncFollower:
     in chunks of `chunk_size` (the mapping is vectorised: a chunk costs little more than a page),
     so the checkpoint moves to the end of a chunk's last page in that page's transaction; records
     still pending when a run dies are mapped from the store by the next `ContactsMapper.run`.
-    Deletions are applied at once, after the pending records (which are older changes)."""
+    Deletions are applied at once, after the pending records (which are older changes).
+    `contacts_are_new`: the tenant had no contacts when the sync began (its first), so the records
+    it lands map to new contacts."""
 
     def __init__(self, mapper: ContactsMapper, mapping: VersionedMapping, cursor: MappedCursor,
-                 result: MappingRunResult) -> None:
+                 result: MappingRunResult, *, contacts_are_new: bool = False) -> None:
         self.mapper = mapper
         self.mapping = mapping
         self.cursor = cursor
         self.result = result
+        self.contacts_are_new = contacts_are_new
         self._pending: list[dict[str, Any]] = []
         self._pending_modified: dict[str, Any] = {}
         self._pending_seq = 0
@@ -296,7 +307,7 @@ class SyncFollower:
         started = time.perf_counter()
         rows, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping,
                                                  db_datetime(session))
-        self.mapper.write_contacts(session, rows, rejected, self.result)
+        self.mapper.write_contacts(session, rows, rejected, self.result, insert_first=self.contacts_are_new)
         self._checkpoint(session, self._pending_seq)
         self._pending, self._pending_modified = [], {}
         self.result.duration_s += time.perf_counter() - started

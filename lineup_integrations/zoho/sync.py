@@ -167,6 +167,8 @@ class ContactsSync:
         with self._transaction() as session:
             cursor = load_cursor(session, self.tenant_id)
             self._seq = self._last_change_seq(session)
+        # Nothing stored yet (a first sync): the records are new, which lets the store insert them plainly.
+        self._records_are_new = self._seq == 0
         stats = SyncStats()
         requested_full = full_refresh or cursor.watermark is None
         if cursor.current_pass is not None and (cursor.current_pass.mode == "full") == requested_full and since is None:
@@ -297,7 +299,8 @@ class ContactsSync:
                 newest = modified
             modified_at[external_id] = written = to_db(modified)
             rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), written, None, seq, fetched_at))
-        bulk_upsert(session, RawRecord.__table__, RAW_WRITE_COLUMNS, rows, key=RAW_KEY, update=RAW_WRITE_COLUMNS[4:])
+        bulk_upsert(session, RawRecord.__table__, RAW_WRITE_COLUMNS, rows, key=RAW_KEY, update=RAW_WRITE_COLUMNS[4:],
+                    insert_first=self._records_are_new)
         if self.listener is not None:
             self.listener.landed(session, seq, records, modified_at)
         stats.upserted += len(rows)

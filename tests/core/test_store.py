@@ -1,6 +1,7 @@
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lineup_integrations.core.store import (
     ApiUsage,
@@ -93,6 +94,28 @@ def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(s
     assert (stored["repeated"].payload, stored["repeated"].change_seq, stored["repeated"].source_modified_at) == (
         {"v": "new"}, 3, None)
     assert stored["tab\there"].source_modified_at == moment and stored["tab\there"].deleted_at is None
+
+
+def test_bulk_upsert_insert_first_inserts_new_rows_and_upserts_a_batch_that_meets_an_existing_key(store: Store) -> None:
+    """`insert_first` is a hint, never a change of meaning: a batch with a key already stored is
+    upserted whole (PostgreSQL rolls its plain COPY back to the savepoint) and the transaction goes on."""
+    columns = ("tenant_id", "provider", "external_id", "email", "mapping_version", "synced_at")
+
+    def write(session: Session, rows: list[tuple[str, int]]) -> None:
+        synced_at = db_datetime(session)(dt.datetime.now(dt.UTC))
+        bulk_upsert(session, Contact.__table__, columns,
+                    [("acme", "zoho", f"{email[0]}", email, version, synced_at) for email, version in rows],
+                    key=columns[:3], update=columns[3:], insert_first=True)
+
+    with store.session() as session:
+        write(session, [("a@x.io", 1), ("b@x.io", 1), ("b@y.io", 1)])
+    with store.session() as session:
+        write(session, [("b@z.io", 2), ("c@x.io", 2)])
+        session.add(Contact(tenant_id="acme", provider="zoho", external_id="d", mapping_version=3))
+    with store.session() as session:
+        stored = {contact.external_id: (contact.email, contact.mapping_version)
+                  for contact in session.scalars(select(Contact))}
+    assert stored == {"a": ("a@x.io", 1), "b": ("b@z.io", 2), "c": ("c@x.io", 2), "d": (None, 3)}
 
 
 def test_audit_entries_append_in_the_callers_transaction(store: Store) -> None:

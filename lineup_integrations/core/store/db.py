@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from psycopg2 import errors as postgres_errors
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -217,7 +218,7 @@ def _bulk_upsert_sql(dialect_name: str, table: str, columns: tuple[str, ...], ke
                      update: tuple[str, ...]) -> tuple[str, ...]:
     """SQLite: the one INSERT … ON CONFLICT statement. PostgreSQL: create the staging table (once per
     connection: a temporary table lives as long as its connection), COPY into it, upsert from it and
-    empty it."""
+    empty it; and the COPY straight into the table that `insert_first` tries."""
     quote = (postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()).identifier_preparer.quote
     names = ", ".join(quote(column) for column in columns)
     conflict = (f"ON CONFLICT ({', '.join(quote(column) for column in key)}) DO UPDATE SET "
@@ -229,7 +230,8 @@ def _bulk_upsert_sql(dialect_name: str, table: str, columns: tuple[str, ...], ke
             f"SELECT {names} FROM {quote(table)} WITH NO DATA",
             f"COPY {stage} ({names}) FROM STDIN",
             # DELETE, not TRUNCATE: a truncation gives the temporary table a new file every call.
-            f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} {conflict}; DELETE FROM {stage}")
+            f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} {conflict}; DELETE FROM {stage}",
+            f"COPY {quote(table)} ({names}) FROM STDIN")
 
 
 def _escape_copy_text(text: str) -> str:
@@ -275,6 +277,7 @@ def bulk_upsert(
     *,
     key: Sequence[str],
     update: Sequence[str],
+    insert_first: bool = False,
 ) -> None:
     """`upsert` for the hot bulk writes (a sync page of raw records, a chunk of mapped contacts):
     the same semantics — insert, or update the `update` columns where `key` exists; a repeated key,
@@ -286,7 +289,13 @@ def bulk_upsert(
     datetimes only). The statement text is built once per shape. SQLite runs the INSERT … ON
     CONFLICT with the driver's executemany (`exec_driver_sql`); PostgreSQL COPYs the rows into a
     per-connection temporary staging table and upserts from it in one statement (the server parses
-    a multi-row VALUES list several times slower than COPY data), in the session's transaction."""
+    a multi-row VALUES list several times slower than COPY data), in the session's transaction.
+
+    `insert_first`: the rows are most likely new (a tenant's first sync). On PostgreSQL they are
+    then COPYed straight into the table, in a savepoint, and only if a key already exists is that
+    rolled back and the upsert done: a plain COPY skips the staging table and the conflict checks,
+    about a third of the server's time per row. SQLite ignores it (its upsert costs what an insert
+    does)."""
     if not rows:
         return
     key_of = operator.itemgetter(*(columns.index(column) for column in key))
@@ -295,14 +304,28 @@ def bulk_upsert(
     dialect = connection.dialect.name
     sql = _bulk_upsert_sql(dialect, table.name, tuple(columns), tuple(key), tuple(update))
     if dialect == "postgresql":
-        create, copy, upsert_from_stage = sql
-        data = io.StringIO(_copy_rows(unique))
+        create, copy, upsert_from_stage, copy_into_table = sql
+        data = _copy_rows(unique)
         with connection.connection.cursor() as cursor:
+            if insert_first and _copied_without_conflict(cursor, copy_into_table, data):
+                return
             cursor.execute(create)
-            cursor.copy_expert(copy, data)
+            cursor.copy_expert(copy, io.StringIO(data))
             cursor.execute(upsert_from_stage)
     else:
         connection.exec_driver_sql(sql[0], unique)
+
+
+def _copied_without_conflict(cursor: Any, copy: str, data: str) -> bool:
+    """Run `copy` with `data` in a savepoint; when a key already exists, undo it and answer False."""
+    cursor.execute("SAVEPOINT bulk_insert_first")
+    try:
+        cursor.copy_expert(copy, io.StringIO(data))
+    except postgres_errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT bulk_insert_first")
+        return False
+    cursor.execute("RELEASE SAVEPOINT bulk_insert_first")
+    return True
 
 
 def record_api_usage(session: Session, *, tenant_id: str, provider: str, calls: int, at: dt.datetime) -> None:
