@@ -153,8 +153,8 @@ class ContactsMapper:
 
     def _has_contacts(self) -> bool:
         with self.store.engine.connect() as connection:
-            return connection.scalar(select(exists().where(Contact.tenant_id == self.tenant_id,
-                                                           Contact.provider == PROVIDER))) or False
+            return bool(connection.scalar(select(exists().where(Contact.tenant_id == self.tenant_id,
+                                                                Contact.provider == PROVIDER))))
 
     def _mapping_and_checkpoint(self) -> tuple[VersionedMapping, MappedCursor, bool]:
         """The active mapping, the checkpoint, and whether the checkpoint was made with that mapping."""

@@ -104,7 +104,7 @@ def test_bulk_upsert_insert_first_inserts_new_rows_and_upserts_a_batch_that_meet
     def write(session: Session, rows: list[tuple[str, int]]) -> None:
         synced_at = db_datetime(session)(dt.datetime.now(dt.UTC))
         bulk_upsert(session, Contact.__table__, columns,
-                    [("acme", "zoho", f"{email[0]}", email, version, synced_at) for email, version in rows],
+                    [("acme", "zoho", email[0], email, version, synced_at) for email, version in rows],
                     key=columns[:3], update=columns[3:], insert_first=True)
 
     with store.session() as session:
