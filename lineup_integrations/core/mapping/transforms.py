@@ -232,20 +232,26 @@ _DROP_SEPARATORS = str.maketrans("", "", " \t\n\r\f\v().-/")
 
 
 def _phone(value: str) -> str:
-    # Fast path for the common case, a number without extension: it gives what the grammar gives
-    # (00 is the prefix only when a digit follows it); everything else goes through the grammar.
+    # Fast path for the common case, a number without extension: it gives what the grammar gives;
+    # everything else goes through the grammar.
     stripped = value.strip()
     plus = stripped.startswith("+")
     digits = (stripped[1:] if plus else stripped).translate(_DROP_SEPARATORS)
     if digits.isascii() and digits.isdigit():
-        if not plus and stripped.startswith("00") and len(digits) > 2:
-            return "+" + digits[2:]
-        return ("+" if plus else "") + digits
+        return _international(plus, digits)
     match = _PHONE.fullmatch(value)
     if match is None:
         return value
     international, body, extension = match.group("international", "body", "extension")
-    return ("+" if international else "") + _NOT_DIGIT.sub("", body) + (f" ext {extension}" if extension else "")
+    return _international(bool(international), _NOT_DIGIT.sub("", body)) + (f" ext {extension}" if extension else "")
+
+
+def _international(plus: bool, digits: str) -> str:
+    """`+` and the digits. Digits that begin with `00` and go on (`0 0 49…`, `0/0049…`) begin with
+    the international prefix too: left as they are, the result would read as `+…` the next time."""
+    if not plus and digits.startswith("00") and len(digits) > 2:
+        return "+" + digits[2:]
+    return ("+" if plus else "") + digits
 
 
 # A number `_phone`'s fast path formats by dropping separators alone: ASCII digits and separators,
