@@ -38,10 +38,12 @@ from lineup_integrations.core.mapping import (
 )
 from lineup_integrations.core.read_ahead import read_ahead
 from lineup_integrations.core.store import (
+    BulkRows,
     Contact,
     DeadLetter,
     RawRecord,
     Store,
+    bulk_rows,
     bulk_upsert,
     db_datetime,
     load_stream_state,
@@ -95,7 +97,7 @@ class MappedChunk:
 
     last: tuple[int, int]
     gone: list[str]
-    contacts: list[tuple[Any, ...]] = field(default_factory=list)  # in CONTACT_WRITE_COLUMNS order
+    contacts: BulkRows | None = None  # in CONTACT_WRITE_COLUMNS order
     rejected: list[RejectedRecord] = field(default_factory=list)
 
 
@@ -134,7 +136,7 @@ class ContactsMapper:
             if chunk is None:
                 break
             with self.store.session() as session:
-                self._write_chunk(session, chunk, result)
+                self.write_chunk(session, chunk, result)
                 cursor.after_seq, cursor.after_id = chunk.last
                 self.save_cursor(session, cursor)
         with self.store.session() as session:
@@ -186,7 +188,8 @@ class ContactsMapper:
             payloads = orjson.loads("[" + ",".join(row.payload or "null" for row in live) + "]")
             to_db = db_datetime(connection)
             modified_at = {row.external_id: to_db(row.source_modified_at) for row in live}
-            chunk.contacts, chunk.rejected = self.map_records(payloads, modified_at, mapping, to_db)
+            contacts, chunk.rejected = self.map_records(payloads, modified_at, mapping, to_db)
+            chunk.contacts = bulk_rows(connection, CONTACT_WRITE_COLUMNS, contacts, key=CONTACT_KEY)
         return chunk
 
     def map_records(self, payloads: list[dict[str, Any]], modified_at: Mapping[str, Any], mapping: VersionedMapping,
@@ -204,16 +207,18 @@ class ContactsMapper:
         ]
         return rows, batch.rejected
 
-    def _write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult) -> None:
+    def write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult, *,
+                     insert_first: bool = False) -> None:
         self.delete_contacts(session, chunk.gone, result)
-        self.write_contacts(session, chunk.contacts, chunk.rejected, result)
+        self.write_contacts(session, chunk.contacts, chunk.rejected, result, insert_first=insert_first)
 
-    def write_contacts(self, session: Session, contacts: list[tuple[Any, ...]], rejected: list[RejectedRecord],
+    def write_contacts(self, session: Session, contacts: BulkRows | None, rejected: list[RejectedRecord],
                        result: MappingRunResult, *, insert_first: bool = False) -> None:
         """Upsert `contacts` (`insert_first`: they are most likely new, see `bulk_upsert`) and dead-letter `rejected`."""
-        bulk_upsert(session, Contact.__table__, CONTACT_WRITE_COLUMNS, contacts, key=CONTACT_KEY,
-                    update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):], insert_first=insert_first)
-        result.upserted += len(contacts)
+        if contacts is not None:
+            bulk_upsert(session, Contact.__table__, contacts, update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):],
+                        insert_first=insert_first)
+            result.upserted += len(contacts)
         self._dead_letter(session, rejected, result)
 
     def delete_contacts(self, session: Session, external_ids: Sequence[str], result: MappingRunResult) -> None:
@@ -268,10 +273,12 @@ class ContactsMapper:
 class SyncFollower:
     """Maps a sync's records as it lands them (the sync's `RawChangeListener`).
 
-    The sync calls it inside the transaction of each change it commits. Landed records are mapped
-    in chunks of `chunk_size` (the mapping is vectorised: a chunk costs little more than a page),
-    so the checkpoint moves to the end of a chunk's last page in that page's transaction; records
-    still pending when a run dies are mapped from the store by the next `ContactsMapper.run`.
+    The sync hands it each page's records before writing them (`prepare`, outside any
+    transaction) and says in the page's transaction that they landed. Records are mapped in
+    chunks of `chunk_size` (the mapping is vectorised: a chunk costs little more than a page), and
+    a chunk is written, with the checkpoint moved to the end of it, in the transaction of the page
+    that completed it; records still pending when a run dies are mapped from the store by the
+    next `ContactsMapper.run`.
     Deletions are applied at once, after the pending records (which are older changes).
     `contacts_are_new`: the tenant had no contacts when the sync began (its first), so the records
     it lands map to new contacts."""
@@ -283,17 +290,23 @@ class SyncFollower:
         self.cursor = cursor
         self.result = result
         self.contacts_are_new = contacts_are_new
+        self._to_db = db_datetime(mapper.store.engine)
         self._pending: list[dict[str, Any]] = []
         self._pending_modified: dict[str, Any] = {}
         self._pending_seq = 0
 
-    def landed(self, session: Session, change_seq: int, records: list[dict[str, Any]],
-               modified_at: Mapping[str, Any]) -> None:
+    def prepare(self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, Any]) -> MappedChunk | None:
+        """Hold the page's records; once a chunk's worth is pending, map it for `landed` to write."""
         self._pending.extend(records)
         self._pending_modified.update(modified_at)
         self._pending_seq = change_seq
-        if len(self._pending) >= self.mapper.chunk_size:
-            self.flush(session)
+        if len(self._pending) < self.mapper.chunk_size:
+            return None
+        return self._map_pending()
+
+    def landed(self, session: Session, prepared: MappedChunk | None) -> None:
+        if prepared is not None:
+            self._write(session, prepared)
 
     def deleted(self, session: Session, change_seq: int, external_ids: Sequence[str]) -> None:
         self.flush(session)
@@ -302,14 +315,22 @@ class SyncFollower:
 
     def flush(self, session: Session) -> None:
         """Map and write the pending records now (the sync calls it before its pass ends)."""
-        if not self._pending:
-            return
+        if self._pending:
+            self._write(session, self._map_pending())
+
+    def _map_pending(self) -> MappedChunk:
         started = time.perf_counter()
-        rows, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping,
-                                                 db_datetime(session))
-        self.mapper.write_contacts(session, rows, rejected, self.result, insert_first=self.contacts_are_new)
-        self._checkpoint(session, self._pending_seq)
+        rows, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping, self._to_db)
+        chunk = MappedChunk(last=(self._pending_seq, ALL_OF_SEQ), gone=[], rejected=rejected,
+                            contacts=bulk_rows(self.mapper.store.engine, CONTACT_WRITE_COLUMNS, rows, key=CONTACT_KEY))
         self._pending, self._pending_modified = [], {}
+        self.result.duration_s += time.perf_counter() - started
+        return chunk
+
+    def _write(self, session: Session, chunk: MappedChunk) -> None:
+        started = time.perf_counter()
+        self.mapper.write_chunk(session, chunk, self.result, insert_first=self.contacts_are_new)
+        self._checkpoint(session, chunk.last[0])
         self.result.duration_s += time.perf_counter() - started
 
     def _checkpoint(self, session: Session, change_seq: int) -> None:

@@ -6,7 +6,8 @@ fetch, the newest `Modified_Time` seen — is checkpointed in `sync_cursors` in 
 transaction as each page's records, so a run killed at any point resumes at the first page it
 had not committed, with no duplicate (records are upserted by id) and nothing lost.
 
-Fetching overlaps writing: the next pages are requested while the current one is written.
+Fetching overlaps writing: the next pages are requested while the current one is written, and
+the next page is prepared (rows built, records mapped) while the database ingests this one.
 A `RawChangeListener` (the mapping step's `SyncFollower`) is told, in each transaction, what
 that transaction changed, so it can map the records the sync has already parsed.
 
@@ -33,12 +34,15 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from lineup_integrations.core.deferred import Deferred
 from lineup_integrations.core.http import ApiError
 from lineup_integrations.core.read_ahead import read_ahead
 from lineup_integrations.core.store import (
+    BulkRows,
     Integration,
     RawRecord,
     Store,
+    bulk_rows,
     bulk_upsert,
     db_datetime,
     db_json,
@@ -69,12 +73,18 @@ RAW_WRITE_COLUMNS = (*RAW_KEY, "payload", "source_modified_at", "deleted_at", "c
 
 
 class RawChangeListener(Protocol):
-    """Follows the raw records' changes as the sync commits them, inside the same transaction;
-    `change_seq` grows with each call."""
+    """Follows the raw records' changes as the sync commits them: told of each page before it is
+    written (`prepare`) and, inside the transaction that writes it, after (`landed`); likewise of
+    deletions (`deleted`). `change_seq` grows with each page and each deletion."""
 
-    def landed(self, session: Session, change_seq: int, records: list[dict[str, Any]],
-               modified_at: Mapping[str, Any]) -> None:
-        """`records` were upserted; `modified_at`: their `source_modified_at` by id, as written (`db_datetime`)."""
+    def prepare(self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, Any]) -> Any:
+        """A page's `records` are about to be upserted (`modified_at`: their `source_modified_at`
+        by id, as written, `db_datetime`): do the work that needs no database. It runs outside any
+        transaction, perhaps while the page before is being written; pages come in order, and
+        what it returns goes to `landed` in the transaction that writes them."""
+
+    def landed(self, session: Session, prepared: Any) -> None:
+        """The page `prepare` saw was upserted in this transaction."""
 
     def deleted(self, session: Session, change_seq: int, external_ids: Sequence[str]) -> None: ...
 
@@ -123,6 +133,18 @@ def _save_cursor(session: Session, tenant_id: str, cursor: ContactsCursor) -> No
 
 
 Page = ContactPage | DeletedPage | None
+
+
+@dataclass
+class _PreparedPage:
+    """A page of changed records made ready to write (`ContactsSync._prepare_page`)."""
+
+    following: PagePosition | None  # where the page after it starts; None after the last
+    seq: int = 0
+    fetched: int = 0
+    rows: BulkRows | None = None  # None: the page holds no record
+    newest: dt.datetime | None = None  # the newest Modified_Time among its records
+    for_listener: Any = None  # what the listener prepared for the page's transaction
 
 
 def _position_after(page: ContactPage | DeletedPage | None) -> PagePosition | None:
@@ -255,23 +277,33 @@ class ContactsSync:
 
         while True:
             try:
-                for page, following in self._pages(fetch, current.position):
-                    with self._transaction() as session:
-                        stats.pages += 1
-                        if page is not None and page.records:
-                            stats.fetched += len(page.records)
-                            newest = self._write_records(session, page.records, stats)
-                            if newest and (current.max_modified is None or newest > current.max_modified):
-                                current.max_modified = newest
-                        if following is not None:
-                            current.position = following
-                        _save_cursor(session, self.tenant_id, cursor)
+                with contextlib.closing(self._pages(fetch, current.position)) as pages:
+                    self._write_pages(pages, cursor, stats)
                 return
             except ApiError as error:
                 if error.code not in CHAIN_ENDED_CODES:
                     raise
                 stats.pages += 1
                 self._restart_chain(cursor)
+
+    def _write_pages(self, pages: Iterator[tuple[Page, PagePosition | None]], cursor: ContactsCursor,
+                     stats: SyncStats) -> None:
+        """Write each page with the checkpoint after it, one transaction each. A page is prepared
+        (rows built, records mapped, COPY text made) while the database ingests the one before it;
+        a failure to fetch or prepare it surfaces only once the page before is committed."""
+        current = cursor.current_pass
+        assert current is not None
+        upcoming = Deferred(lambda: self._prepare_page(next(pages, None)))
+        while (prepared := upcoming.result()) is not None:
+            upcoming = Deferred(lambda: self._prepare_page(next(pages, None)))
+            with self._transaction() as session:
+                stats.pages += 1
+                self._write_page(session, prepared, stats, meanwhile=upcoming.run)
+                if prepared.newest and (current.max_modified is None or prepared.newest > current.max_modified):
+                    current.max_modified = prepared.newest
+                if prepared.following is not None:
+                    current.position = prepared.following
+                _save_cursor(session, self.tenant_id, cursor)
 
     def _restart_chain(self, cursor: ContactsCursor) -> None:
         """A page-token chain ends at 100,000 records (and its tokens after a day): continue with a new
@@ -285,26 +317,45 @@ class ContactsSync:
         with self._transaction() as session:
             _save_cursor(session, self.tenant_id, cursor)
 
-    def _write_records(self, session: Session, records: list[dict[str, Any]], stats: SyncStats) -> dt.datetime | None:
-        seq = self._next_seq()
-        to_db = db_datetime(session)
+    def _prepare_page(self, fetched: tuple[Page, PagePosition | None] | None) -> _PreparedPage | None:
+        """A fetched page made ready to write: everything that needs no database. None past the last."""
+        if fetched is None:
+            return None
+        page, following = fetched
+        prepared = _PreparedPage(following)
+        if page is None or not page.records:
+            return prepared
+        prepared.seq = self._next_seq()
+        to_db = db_datetime(self._connection)
         fetched_at = to_db(dt.datetime.now(dt.UTC))
         rows = []
         modified_at: dict[str, Any] = {}  # as written, for the listener
-        newest: dt.datetime | None = None
-        for record in records:
+        for record in page.records:
             external_id = str(record["id"])
             modified = parse_zoho_time(record.get("Modified_Time"))
-            if modified and (newest is None or modified > newest):
-                newest = modified
+            if modified and (prepared.newest is None or modified > prepared.newest):
+                prepared.newest = modified
             modified_at[external_id] = written = to_db(modified)
-            rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), written, None, seq, fetched_at))
-        bulk_upsert(session, RawRecord.__table__, RAW_WRITE_COLUMNS, rows, key=RAW_KEY, update=RAW_WRITE_COLUMNS[4:],
-                    insert_first=self._records_are_new)
+            rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), written, None, prepared.seq,
+                         fetched_at))
+        prepared.fetched = len(page.records)
+        prepared.rows = bulk_rows(self._connection, RAW_WRITE_COLUMNS, rows, key=RAW_KEY)
         if self.listener is not None:
-            self.listener.landed(session, seq, records, modified_at)
-        stats.upserted += len(rows)
-        return newest
+            prepared.for_listener = self.listener.prepare(prepared.seq, page.records, modified_at)
+        return prepared
+
+    def _write_page(self, session: Session, prepared: _PreparedPage, stats: SyncStats, *,
+                    meanwhile: Callable[[], None]) -> None:
+        """`prepared`'s records upserted (and the listener told), `meanwhile` run during the write."""
+        if prepared.rows is None:
+            meanwhile()
+            return
+        bulk_upsert(session, RawRecord.__table__, prepared.rows, update=RAW_WRITE_COLUMNS[4:],
+                    insert_first=self._records_are_new, meanwhile=meanwhile)
+        if self.listener is not None:
+            self.listener.landed(session, prepared.for_listener)
+        stats.fetched += prepared.fetched
+        stats.upserted += len(prepared.rows)
 
     def _mark_deleted(self, session: Session, records: list[DeletedRecord]) -> int:
         """Tombstone the stored records among `records` (ids we never stored are ignored); one round trip."""

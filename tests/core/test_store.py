@@ -1,6 +1,7 @@
 import datetime as dt
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.store import (
@@ -11,6 +12,7 @@ from lineup_integrations.core.store import (
     Store,
     api_calls_since,
     audit,
+    bulk_rows,
     bulk_upsert,
     db_datetime,
     db_json,
@@ -77,9 +79,8 @@ def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(s
     def write(rows: list[tuple[object, ...]]) -> None:
         with store.session() as session:
             to_db = db_datetime(session)
-            bulk_upsert(session, RawRecord.__table__, columns,
-                        [(*row[:4], db_json(row[4]), to_db(row[5]), None, row[6], to_db(moment)) for row in rows],
-                        key=key, update=columns[4:])
+            rows = [(*row[:4], db_json(row[4]), to_db(row[5]), None, row[6], to_db(moment)) for row in rows]
+            bulk_upsert(session, RawRecord.__table__, bulk_rows(session, columns, rows, key=key), update=columns[4:])
 
     payloads: dict[str, object] = {text: {"Full_Name": text, "Nested": {"list": [text, None, 1.5]}}
                                    for text in AWKWARD_TEXTS}
@@ -103,9 +104,9 @@ def test_bulk_upsert_insert_first_inserts_new_rows_and_upserts_a_batch_that_meet
 
     def write(session: Session, rows: list[tuple[str, int]]) -> None:
         synced_at = db_datetime(session)(dt.datetime.now(dt.UTC))
-        bulk_upsert(session, Contact.__table__, columns,
-                    [("acme", "zoho", email[0], email, version, synced_at) for email, version in rows],
-                    key=columns[:3], update=columns[3:], insert_first=True)
+        contacts = [("acme", "zoho", email[0], email, version, synced_at) for email, version in rows]
+        bulk_upsert(session, Contact.__table__, bulk_rows(session, columns, contacts, key=columns[:3]),
+                    update=columns[3:], insert_first=True)
 
     with store.session() as session:
         write(session, [("a@x.io", 1), ("b@x.io", 1), ("b@y.io", 1)])
@@ -116,6 +117,48 @@ def test_bulk_upsert_insert_first_inserts_new_rows_and_upserts_a_batch_that_meet
         stored = {contact.external_id: (contact.email, contact.mapping_version)
                   for contact in session.scalars(select(Contact))}
     assert stored == {"a": ("a@x.io", 1), "b": ("b@z.io", 2), "c": ("c@x.io", 2), "d": (None, 3)}
+
+
+def test_bulk_upsert_runs_meanwhile_once_while_the_database_ingests_the_rows(store: Store) -> None:
+    """`meanwhile` runs once per write, also when PostgreSQL's plain COPY meets an existing key and
+    the batch is upserted instead. On PostgreSQL it runs while the server is still in the COPY (seen
+    from another connection); on SQLite after the rows. An exception from it aborts the write."""
+    columns = ("tenant_id", "provider", "external_id", "email", "mapping_version", "synced_at")
+    seen: list[str | None] = []
+
+    def write(emails: list[str], *, insert_first: bool, fail: bool = False) -> None:
+        with store.session() as session:
+            backend = None if store.is_sqlite else session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+            def meanwhile() -> None:
+                if fail:
+                    raise RuntimeError("meanwhile failed")
+                if backend is None:
+                    seen.append(None)
+                    return
+                with store.engine.connect() as other:
+                    seen.append(other.execute(text("SELECT query FROM pg_stat_activity WHERE pid = :pid"),
+                                              {"pid": backend}).scalar())
+
+            synced_at = db_datetime(session)(dt.datetime.now(dt.UTC))
+            contacts = [("acme", "zoho", email[0], email, 1, synced_at) for email in emails]
+            bulk_upsert(session, Contact.__table__, bulk_rows(session, columns, contacts, key=columns[:3]),
+                        update=columns[3:], insert_first=insert_first, meanwhile=meanwhile)
+
+    write(["a@x.io", "b@x.io"], insert_first=True)  # new keys: the plain COPY
+    write(["b@y.io", "c@x.io"], insert_first=True)  # "b" exists: the plain COPY is undone, the batch upserted
+    write(["c@y.io"], insert_first=False)
+    with pytest.raises(RuntimeError, match="meanwhile failed"):
+        write(["d@x.io"], insert_first=False, fail=True)
+
+    with store.session() as session:
+        stored = {contact.external_id: contact.email for contact in session.scalars(select(Contact))}
+    assert stored == {"a": "a@x.io", "b": "b@y.io", "c": "c@y.io"}
+    assert len(seen) == 3
+    if store.is_sqlite:
+        assert seen == [None, None, None]
+    else:
+        assert all(query is not None and query.startswith("COPY") for query in seen), seen
 
 
 def test_audit_entries_append_in_the_callers_transaction(store: Store) -> None:

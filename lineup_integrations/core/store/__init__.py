@@ -1,9 +1,11 @@
 """The integration store (SQLAlchemy 2 over SQLite or PostgreSQL, migrated by Alembic)."""
 
 from lineup_integrations.core.store.db import (
+    BulkRows,
     Store,
     api_calls_since,
     audit,
+    bulk_rows,
     bulk_upsert,
     db_datetime,
     db_json,
@@ -37,6 +39,7 @@ __all__ = [
     "ApiUsage",
     "AuditEntry",
     "Base",
+    "BulkRows",
     "Contact",
     "Credential",
     "DeadLetter",
@@ -51,6 +54,7 @@ __all__ = [
     "SyncCursor",
     "api_calls_since",
     "audit",
+    "bulk_rows",
     "bulk_upsert",
     "db_datetime",
     "db_json",

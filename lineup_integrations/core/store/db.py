@@ -13,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import io
 import operator
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, func, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from lineup_integrations.core.deferred import Deferred
 from lineup_integrations.core.settings import PROJECT_ROOT
 from lineup_integrations.core.store.models import ApiUsage, AuditEntry, Base, SyncCursor
 
@@ -180,15 +181,18 @@ def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], update: 
 
 # -- the hot bulk path: one compiled statement, driver-level executemany ------------------------------
 
-def db_datetime(bind: Session | Connection) -> Callable[[dt.datetime | None], Any]:
+def db_datetime(bind: Session | Connection | Engine) -> Callable[[dt.datetime | None], Any]:
     """The converter of an aware datetime to what `bulk_upsert` hands the driver, for this session's
     (or connection's) backend: on SQLite the text SQLAlchemy's DATETIME stores (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC, so
     rows written either way compare and read back alike); on PostgreSQL ISO 8601 text with its
     offset, which a `timestamptz` reads exactly and COPY takes without converting it again."""
-    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
-    if dialect.name == "sqlite":
+    if _dialect_name(bind) == "sqlite":
         return _sqlite_datetime
     return _postgres_datetime
+
+
+def _dialect_name(bind: Session | Connection | Engine) -> str:
+    return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
 
 
 def _postgres_datetime(value: dt.datetime | None) -> str | None:
@@ -269,21 +273,46 @@ def _copy_rows(rows: Sequence[tuple[Any, ...]]) -> str:
     return "\n".join(map("\t".join, zip(*columns))) + "\n"
 
 
+@dataclass(frozen=True)
+class BulkRows:
+    """Rows for `bulk_upsert`, made ready before the write: one per key (a repeated key, the last
+    row wins) and, for PostgreSQL, already in COPY's text format. That is all the per-row Python
+    work of a bulk write, so a caller can do it while the database ingests the batch before
+    (`bulk_upsert`'s `meanwhile`). Build them with `bulk_rows`."""
+
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    copy_text: str | None  # PostgreSQL's COPY data; None on SQLite
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def bulk_rows(bind: Session | Connection | Engine, columns: Sequence[str], rows: Iterable[tuple[Any, ...]], *,
+              key: Sequence[str]) -> BulkRows:
+    """`rows` (tuples in `columns` order, values as `bulk_upsert` says) ready for `bulk_upsert` on
+    the backend of `bind`, which is only asked for its dialect."""
+    key_of = operator.itemgetter(*(columns.index(column) for column in key))
+    unique = list({key_of(row): row for row in rows}.values())
+    text = _copy_rows(unique) if unique and _dialect_name(bind) == "postgresql" else None
+    return BulkRows(tuple(columns), tuple(key), unique, text)
+
+
 def bulk_upsert(
     session: Session,
     table: Table,
-    columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
+    rows: BulkRows,
     *,
-    key: Sequence[str],
     update: Sequence[str],
     insert_first: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """`upsert` for the hot bulk writes (a sync page of raw records, a chunk of mapped contacts):
-    the same semantics — insert, or update the `update` columns where `key` exists; a repeated key,
-    last row wins — without SQLAlchemy's per-row parameter processing.
+    the same semantics — insert, or update the `update` columns where the key exists — without
+    SQLAlchemy's per-row parameter processing.
 
-    `rows` are tuples in `columns` order with values the driver takes as they are: datetimes
+    `rows` come from `bulk_rows`: tuples with values the driver takes as they are, datetimes
     through `db_datetime(session)`, JSON columns through `db_json` (no type processing runs here;
     column defaults do not apply, so give every column the write needs; str, int, None and
     datetimes only). The statement text is built once per shape. SQLite runs the INSERT … ON
@@ -295,32 +324,57 @@ def bulk_upsert(
     then COPYed straight into the table, in a savepoint, and only if a key already exists is that
     rolled back and the upsert done: a plain COPY skips the staging table and the conflict checks,
     about a third of the server's time per row. SQLite ignores it (its upsert costs what an insert
-    does)."""
-    if not rows:
-        return
-    key_of = operator.itemgetter(*(columns.index(column) for column in key))
-    unique = list({key_of(row): row for row in rows}.values())
+    does).
+
+    `meanwhile`: work that needs no database, run once during the write. On PostgreSQL it runs
+    while the server ingests the COPY data, which has been sent; the write then waits for what is
+    left of the server's work. On SQLite (in this process) it runs after the rows are written. An
+    exception from it is raised once the write is done (so the caller's transaction rolls back)."""
+    later = Deferred(meanwhile or (lambda: None))
+    if rows:
+        _write_bulk_rows(session, table, rows, update=update, insert_first=insert_first, meanwhile=later.run)
+    later.result()
+
+
+def _write_bulk_rows(session: Session, table: Table, rows: BulkRows, *, update: Sequence[str], insert_first: bool,
+                     meanwhile: Callable[[], None]) -> None:
     connection = session.connection()
     dialect = connection.dialect.name
-    sql = _bulk_upsert_sql(dialect, table.name, tuple(columns), tuple(key), tuple(update))
-    if dialect == "postgresql":
-        create, copy, upsert_from_stage, copy_into_table = sql
-        data = _copy_rows(unique)
-        with connection.connection.cursor() as cursor:
-            if insert_first and _copied_without_conflict(cursor, copy_into_table, data):
-                return
-            cursor.execute(create)
-            cursor.copy_expert(copy, io.StringIO(data))
-            cursor.execute(upsert_from_stage)
-    else:
-        connection.exec_driver_sql(sql[0], unique)
+    sql = _bulk_upsert_sql(dialect, table.name, rows.columns, rows.key, tuple(update))
+    if dialect != "postgresql":
+        connection.exec_driver_sql(sql[0], rows.rows)
+        return
+    assert rows.copy_text is not None, "BulkRows made for another backend"
+    create, copy, upsert_from_stage, copy_into_table = sql
+    with connection.connection.cursor() as cursor:
+        if insert_first and _copied_without_conflict(cursor, copy_into_table, _CopyFeed(rows.copy_text, meanwhile)):
+            return
+        cursor.execute(create)
+        cursor.copy_expert(copy, _CopyFeed(rows.copy_text, meanwhile))
+        cursor.execute(upsert_from_stage)
 
 
-def _copied_without_conflict(cursor: Any, copy: str, data: str) -> bool:
-    """Run `copy` with `data` in a savepoint; when a key already exists, undo it and answer False."""
+class _CopyFeed:
+    """COPY's data as the file psycopg2's `copy_expert` reads: all of it at the first read; at the
+    next, when psycopg2 has sent it and the server is ingesting it, `meanwhile` runs; then the end."""
+
+    def __init__(self, data: str, meanwhile: Callable[[], None]) -> None:
+        self._unread: str | None = data
+        self._meanwhile = meanwhile
+
+    def read(self, _size: int = -1) -> str:
+        if self._unread is not None:
+            data, self._unread = self._unread, None
+            return data
+        self._meanwhile()
+        return ""
+
+
+def _copied_without_conflict(cursor: Any, copy: str, feed: _CopyFeed) -> bool:
+    """Run `copy` with `feed` in a savepoint; when a key already exists, undo it and answer False."""
     cursor.execute("SAVEPOINT bulk_insert_first")
     try:
-        cursor.copy_expert(copy, io.StringIO(data))
+        cursor.copy_expert(copy, feed)
     except postgres_errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT bulk_insert_first")
         return False
