@@ -204,8 +204,8 @@ def fetch_limit(client: ZohoClient) -> tuple[float, int]:
 @dataclass(frozen=True)
 class SyncTiming:
     sync_s: float  # the whole step
-    raw_s: float  # of which landing the pages
-    mapper_s: float  # of which mapping and writing the contacts
+    raw_s: float  # the rest: landing the pages
+    mapper_s: float  # mapping and writing the contacts (on PostgreSQL partly inside a page's COPY)
     fetched: int
     mapped: int
 
