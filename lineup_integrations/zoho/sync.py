@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -228,7 +228,8 @@ class ContactsSync:
 
     # -- paging with read-ahead ---------------------------------------------------------------------
 
-    def _pages(self, fetch: Callable[[PagePosition], Page], start: PagePosition) -> Iterator[tuple[Page, PagePosition | None]]:
+    def _pages(self, fetch: Callable[[PagePosition], Page],
+               start: PagePosition) -> Generator[tuple[Page, PagePosition | None], None, None]:
         """Yield (page, position after it); the next pages are fetched while the caller writes this one."""
         pages = read_ahead(fetch, start, _position_after, depth=PAGES_AHEAD, name="zoho-prefetch")
         for page in pages:
@@ -293,9 +294,13 @@ class ContactsSync:
         a failure to fetch or prepare it surfaces only once the page before is committed."""
         current = cursor.current_pass
         assert current is not None
-        upcoming = Deferred(lambda: self._prepare_page(next(pages, None)))
+
+        def prepare_next() -> _PreparedPage | None:
+            return self._prepare_page(next(pages, None))
+
+        upcoming = Deferred(prepare_next)
         while (prepared := upcoming.result()) is not None:
-            upcoming = Deferred(lambda: self._prepare_page(next(pages, None)))
+            upcoming = Deferred(prepare_next)
             with self._transaction() as session:
                 stats.pages += 1
                 self._write_page(session, prepared, stats, meanwhile=upcoming.run)
