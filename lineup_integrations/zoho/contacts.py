@@ -97,7 +97,7 @@ class MappedChunk:
 
     last: tuple[int, int]
     gone: list[str]
-    contacts: BulkRows | None = None  # in CONTACT_WRITE_COLUMNS order
+    contacts: BulkRows | None = None  # CONTACT_WRITE_COLUMNS; None when the chunk holds no live record
     rejected: list[RejectedRecord] = field(default_factory=list)
 
 
@@ -208,18 +208,15 @@ class ContactsMapper:
         return rows, batch.rejected
 
     def write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult, *,
-                     insert_first: bool = False) -> None:
+                    insert_first: bool = False) -> None:
+        """Delete the contacts of the chunk's deleted records, upsert its contacts (`insert_first`:
+        they are most likely new, see `bulk_upsert`) and dead-letter the records it rejected."""
         self.delete_contacts(session, chunk.gone, result)
-        self.write_contacts(session, chunk.contacts, chunk.rejected, result, insert_first=insert_first)
-
-    def write_contacts(self, session: Session, contacts: BulkRows | None, rejected: list[RejectedRecord],
-                       result: MappingRunResult, *, insert_first: bool = False) -> None:
-        """Upsert `contacts` (`insert_first`: they are most likely new, see `bulk_upsert`) and dead-letter `rejected`."""
-        if contacts is not None:
-            bulk_upsert(session, Contact.__table__, contacts, update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):],
+        if chunk.contacts is not None:
+            bulk_upsert(session, Contact.__table__, chunk.contacts, update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):],
                         insert_first=insert_first)
-            result.upserted += len(contacts)
-        self._dead_letter(session, rejected, result)
+            result.upserted += len(chunk.contacts)
+        self._dead_letter(session, chunk.rejected, result)
 
     def delete_contacts(self, session: Session, external_ids: Sequence[str], result: MappingRunResult) -> None:
         if external_ids:

@@ -344,7 +344,8 @@ def _write_bulk_rows(session: Session, table: Table, rows: BulkRows, *, update: 
     if dialect != "postgresql":
         connection.exec_driver_sql(sql[0], rows.rows)
         return
-    assert rows.copy_text is not None, "BulkRows made for another backend"
+    if rows.copy_text is None:
+        raise ValueError("these BulkRows were made for SQLite (bulk_rows with a SQLite bind)")
     create, copy, upsert_from_stage, copy_into_table = sql
     with connection.connection.cursor() as cursor:
         if insert_first and _copied_without_conflict(cursor, copy_into_table, _CopyFeed(rows.copy_text, meanwhile)):
