@@ -17,7 +17,6 @@ a scalar provider field reaches a Lineup string.
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Mapping as MappingABC, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,13 +79,13 @@ def _read_path(raw: pd.DataFrame, path: tuple[str, ...], errors: _Errors) -> pd.
     """The values at `path` (a column, then keys into objects); a non-object on the way is an error."""
     values = raw[path[0]]
     for depth, key in enumerate(path[1:], start=1):
-        is_object = values.map(type).eq(dict)
-        not_object = ~is_object & values.notna()
-        errors.add(not_object, f"{'.'.join(path[:depth])}: expected an object with {key!r}")
-        values = values.where(is_object, None)
-        if is_object.any():
-            values = values.copy()
-            values[is_object] = values[is_object].map(operator.methodcaller("get", key))
+        cells = values.to_numpy(dtype=object)
+        is_object = np.fromiter((type(cell) is dict for cell in cells), dtype=bool, count=len(cells))
+        errors.add(pd.Series(~is_object & ~pd.isna(cells), index=values.index),
+                   f"{'.'.join(path[:depth])}: expected an object with {key!r}")
+        inner = np.fromiter((cell.get(key) if type(cell) is dict else None for cell in cells), dtype=object,
+                            count=len(cells))
+        values = pd.Series(inner, index=values.index, dtype=object)
     return values
 
 

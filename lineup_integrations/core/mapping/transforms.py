@@ -195,11 +195,26 @@ def _email(value: str) -> str:
     return trimmed.lower() if _EMAIL.fullmatch(trimmed) else value
 
 
+def _object_array(items: list[str]) -> np.ndarray:
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array
+
+
+# A column made only of plain addresses (no whitespace to trim), as their text joined on NUL;
+# atomic groups, so that a column that fails does so in one pass instead of backtracking.
+_ALL_ADDRESSES = re.compile(r"(?>[^@\s\x00]+@[^@\s\x00]+)(?:\x00(?>[^@\s\x00]+@[^@\s\x00]+))*")
+
+
 def _email_column(values: np.ndarray) -> np.ndarray:
     """`_email` over an array of strings: the addresses are told apart by the regex engine and
     lower-cased in one call over their joined text. Joining on NUL changes nothing that `lower`
     does per string (NUL is neither cased nor case-ignorable, so it bounds a final sigma's context
-    as the string's ends do); a column whose addresses hold NUL goes one by one."""
+    as the string's ends do); a column whose addresses hold NUL goes one by one. A column of plain
+    addresses only (the usual case) is recognised in one regex pass over its joined text."""
+    joined = "\x00".join(values)
+    if joined.count("\x00") == len(values) - 1 and _ALL_ADDRESSES.fullmatch(joined):
+        return _object_array(joined.lower().split("\x00"))
     trimmed = np.array(list(map(str.strip, values)), dtype=object)
     is_address = np.fromiter(map(bool, map(_EMAIL.fullmatch, trimmed)), dtype=bool, count=len(values))
     result = values.copy()
@@ -259,21 +274,34 @@ def _international(plus: bool, digits: str) -> str:
 _PLAIN_PHONE = re.compile(r"[ \t\n\r\f\v]*\+?[0-9 \t\n\r\f\v().\-/]*[0-9][0-9 \t\n\r\f\v().\-/]*")
 
 
+# A column made only of plain numbers, as their text joined on NUL (atomic: see `_ALL_ADDRESSES`).
+_ALL_PLAIN_PHONES = re.compile(f"(?>{_PLAIN_PHONE.pattern})(?:\x00(?>{_PLAIN_PHONE.pattern}))*")
+
+
 def _phone_column(values: np.ndarray) -> np.ndarray:
     """`_phone` over an array of strings: the plain numbers (nearly all of a real column) are told
-    apart by the regex engine and formatted by one `translate` over their joined text — a plain
-    number holds no NUL to join on —, the rest (and `00…` numbers) one by one."""
+    apart by the regex engine, in one pass over the column's joined text when all of them are
+    plain, and formatted together (`_plain_numbers`); the rest one by one."""
+    joined = "\x00".join(values)
+    if joined.count("\x00") == len(values) - 1 and _ALL_PLAIN_PHONES.fullmatch(joined):
+        return _object_array(_plain_numbers(values, joined))
     is_plain = np.fromiter(map(bool, map(_PLAIN_PHONE.fullmatch, values)), dtype=bool, count=len(values))
     result = np.empty(len(values), dtype=object)
     result[~is_plain] = [_phone(value) for value in values[~is_plain]]
     if is_plain.any():
         plain = values[is_plain]
-        joined = "\x00".join(plain).translate(_DROP_SEPARATORS)
-        numbers = joined.split("\x00")
-        if joined.startswith("00") or "\x0000" in joined:  # a `00` prefix, perhaps: `_phone` decides
-            numbers = [_phone(value) if number.startswith("00") else number for value, number in zip(plain, numbers)]
-        result[is_plain] = numbers
+        result[is_plain] = _plain_numbers(plain, "\x00".join(plain))
     return result
+
+
+def _plain_numbers(plain: np.ndarray, joined: str) -> list[str]:
+    """Plain numbers (`joined`: their text joined on NUL, which a plain number cannot hold)
+    formatted by one `translate` that drops the separators; `00…` ones by `_phone`, which decides."""
+    digits = joined.translate(_DROP_SEPARATORS)
+    numbers = digits.split("\x00")
+    if digits.startswith("00") or "\x0000" in digits:
+        numbers = [_phone(value) if number.startswith("00") else number for value, number in zip(plain, numbers)]
+    return numbers
 
 
 @_register("format_phone", idempotent=True)
