@@ -154,7 +154,10 @@ def connect_tenant(tenant: DemoTenant, env: Mapping[str, str]) -> None:
             raise SystemExit(f"demo: connecting {tenant.tenant_id} failed: {callback.text}")
 
 
-def wait_for_first_syncs(tenants: tuple[DemoTenant, ...]) -> dict[str, str]:
+def wait_for_first_syncs(tenants: tuple[DemoTenant, ...], *, since: float) -> dict[str, str]:
+    """Each tenant's first finished run created after `since` (a Unix time): a demo run again over
+    the same data sees this demo's syncs, not the history of the last one (whose runs still going
+    when it stopped ended as failures)."""
     graphql = f"http://127.0.0.1:{DAGSTER_PORT}/graphql"
     deadline = time.monotonic() + SYNC_TIMEOUT_S
     finished: dict[str, str] = {}
@@ -163,7 +166,8 @@ def wait_for_first_syncs(tenants: tuple[DemoTenant, ...]) -> dict[str, str]:
             if tenant.tenant_id in finished:
                 continue
             response = httpx.post(graphql, json={"query": RUNS_QUERY, "variables": {
-                "filter": {"tags": [{"key": "tenant", "value": tenant.tenant_id}]}}}, timeout=10).json()
+                "filter": {"tags": [{"key": "tenant", "value": tenant.tenant_id}], "createdAfter": since}}},
+                timeout=10).json()
             runs = response["data"]["runsOrError"].get("results", [])
             done = [run["status"] for run in runs if run["status"] in ("SUCCESS", "FAILURE", "CANCELED")]
             if done:
@@ -188,12 +192,13 @@ def run_demo(*, exit_when_synced: bool = False) -> None:
         start(processes, "dagster", [dagster, "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(DAGSTER_PORT)],
               env, log_dir, cwd=Path(env["DAGSTER_HOME"]))
         wait_until_up(f"http://127.0.0.1:{DAGSTER_PORT}/server_info", processes, "Dagster")
+        connecting_since = time.time()
         for tenant in DEMO_TENANTS:
             print(f"demo: seeding {tenant.contacts:,} contacts for {tenant.tenant_id} ({tenant.data_centre.upper()}) "
                   "and connecting it through OAuth", flush=True)
             connect_tenant(tenant, env)
         print("demo: waiting for the first syncs (the zoho_connected_tenants sensor launches them)", flush=True)
-        results = wait_for_first_syncs(DEMO_TENANTS)
+        results = wait_for_first_syncs(DEMO_TENANTS, since=connecting_since)
         for tenant in DEMO_TENANTS:
             print(f"demo: {tenant.tenant_id}: first sync {results.get(tenant.tenant_id, 'NOT FINISHED')}")
         token = mint(env, DEMO_TENANTS[0].tenant_id)
