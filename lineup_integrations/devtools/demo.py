@@ -155,9 +155,9 @@ def connect_tenant(tenant: DemoTenant, env: Mapping[str, str]) -> None:
 
 
 def wait_for_first_syncs(tenants: tuple[DemoTenant, ...], *, since: float) -> dict[str, str]:
-    """Each tenant's first finished run created after `since` (a Unix time): a demo run again over
-    the same data sees this demo's syncs, not the history of the last one (whose runs still going
-    when it stopped ended as failures)."""
+    """The status of each tenant's latest finished run created after `since` (a Unix time): a demo
+    run again over the same data sees this demo's syncs, not the history of the last one (whose
+    runs still going when it stopped ended as failures)."""
     graphql = f"http://127.0.0.1:{DAGSTER_PORT}/graphql"
     deadline = time.monotonic() + SYNC_TIMEOUT_S
     finished: dict[str, str] = {}

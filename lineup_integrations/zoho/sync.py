@@ -140,7 +140,6 @@ class _PreparedPage:
     """A page of changed records made ready to write (`ContactsSync._prepare_page`)."""
 
     following: PagePosition | None  # where the page after it starts; None after the last
-    seq: int = 0
     fetched: int = 0
     rows: BulkRows | None = None  # None: the page holds no record
     newest: dt.datetime | None = None  # the newest Modified_Time among its records
@@ -330,7 +329,7 @@ class ContactsSync:
         prepared = _PreparedPage(following)
         if page is None or not page.records:
             return prepared
-        prepared.seq = self._next_seq()
+        seq = self._next_seq()
         to_db = db_datetime(self._connection)
         fetched_at = to_db(dt.datetime.now(dt.UTC))
         rows = []
@@ -341,12 +340,11 @@ class ContactsSync:
             if modified and (prepared.newest is None or modified > prepared.newest):
                 prepared.newest = modified
             modified_at[external_id] = written = to_db(modified)
-            rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), written, None, prepared.seq,
-                         fetched_at))
+            rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), written, None, seq, fetched_at))
         prepared.fetched = len(page.records)
         prepared.rows = bulk_rows(self._connection, RAW_WRITE_COLUMNS, rows, key=RAW_KEY)
         if self.listener is not None:
-            prepared.for_listener = self.listener.prepare(prepared.seq, page.records, modified_at)
+            prepared.for_listener = self.listener.prepare(seq, page.records, modified_at)
         return prepared
 
     def _write_page(self, session: Session, prepared: _PreparedPage, stats: SyncStats, *,

@@ -97,16 +97,19 @@ def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(s
     assert stored["tab\there"].source_modified_at == moment and stored["tab\there"].deleted_at is None
 
 
+# A contact write through `bulk_upsert`: the key, then the columns updated.
+CONTACT_EMAIL_COLUMNS = ("tenant_id", "provider", "external_id", "email", "mapping_version", "synced_at")
+
+
 def test_bulk_upsert_insert_first_inserts_new_rows_and_upserts_a_batch_that_meets_an_existing_key(store: Store) -> None:
     """`insert_first` is a hint, never a change of meaning: a batch with a key already stored is
     upserted whole (PostgreSQL rolls its plain COPY back to the savepoint) and the transaction goes on."""
-    columns = ("tenant_id", "provider", "external_id", "email", "mapping_version", "synced_at")
 
     def write(session: Session, rows: list[tuple[str, int]]) -> None:
         synced_at = db_datetime(session)(dt.datetime.now(dt.UTC))
         contacts = [("acme", "zoho", email[0], email, version, synced_at) for email, version in rows]
-        bulk_upsert(session, Contact.__table__, bulk_rows(session, columns, contacts, key=columns[:3]),
-                    update=columns[3:], insert_first=True)
+        bulk_upsert(session, Contact.__table__, bulk_rows(session, CONTACT_EMAIL_COLUMNS, contacts, key=CONTACT_EMAIL_COLUMNS[:3]),
+                    update=CONTACT_EMAIL_COLUMNS[3:], insert_first=True)
 
     with store.session() as session:
         write(session, [("a@x.io", 1), ("b@x.io", 1), ("b@y.io", 1)])
@@ -123,7 +126,6 @@ def test_bulk_upsert_runs_meanwhile_once_while_the_database_ingests_the_rows(sto
     """`meanwhile` runs once per write, also when PostgreSQL's plain COPY meets an existing key and
     the batch is upserted instead. On PostgreSQL it runs while the server is still in the COPY (seen
     from another connection); on SQLite after the rows. An exception from it aborts the write."""
-    columns = ("tenant_id", "provider", "external_id", "email", "mapping_version", "synced_at")
     seen: list[str | None] = []
 
     def write(emails: list[str], *, insert_first: bool, fail: bool = False) -> None:
@@ -142,8 +144,8 @@ def test_bulk_upsert_runs_meanwhile_once_while_the_database_ingests_the_rows(sto
 
             synced_at = db_datetime(session)(dt.datetime.now(dt.UTC))
             contacts = [("acme", "zoho", email[0], email, 1, synced_at) for email in emails]
-            bulk_upsert(session, Contact.__table__, bulk_rows(session, columns, contacts, key=columns[:3]),
-                        update=columns[3:], insert_first=insert_first, meanwhile=meanwhile)
+            bulk_upsert(session, Contact.__table__, bulk_rows(session, CONTACT_EMAIL_COLUMNS, contacts, key=CONTACT_EMAIL_COLUMNS[:3]),
+                        update=CONTACT_EMAIL_COLUMNS[3:], insert_first=insert_first, meanwhile=meanwhile)
 
     write(["a@x.io", "b@x.io"], insert_first=True)  # new keys: the plain COPY
     write(["b@y.io", "c@x.io"], insert_first=True)  # "b" exists: the plain COPY is undone, the batch upserted

@@ -213,18 +213,16 @@ def _email_column(values: np.ndarray) -> np.ndarray:
     as the string's ends do); a column whose addresses hold NUL goes one by one. A column of plain
     addresses only (the usual case) is recognised in one regex pass over its joined text."""
     joined = "\x00".join(values)
-    if joined.count("\x00") == len(values) - 1 and _ALL_ADDRESSES.fullmatch(joined):
+    without_nul = joined.count("\x00") == len(values) - 1
+    if without_nul and _ALL_ADDRESSES.fullmatch(joined):
         return _object_array(joined.lower().split("\x00"))
     trimmed = np.array(list(map(str.strip, values)), dtype=object)
     is_address = np.fromiter(map(bool, map(_EMAIL.fullmatch, trimmed)), dtype=bool, count=len(values))
     result = values.copy()
     if is_address.any():
         addresses = trimmed[is_address]
-        joined = "\x00".join(addresses)
-        if joined.count("\x00") == len(addresses) - 1:
-            result[is_address] = joined.lower().split("\x00")
-        else:
-            result[is_address] = [address.lower() for address in addresses]
+        result[is_address] = ("\x00".join(addresses).lower().split("\x00") if without_nul
+                              else [address.lower() for address in addresses])
     return result
 
 
