@@ -54,12 +54,10 @@ PROVIDER = "zoho"
 ENTITY = "contacts"
 STREAM = "contacts.mapped"
 CHUNK_SIZE = 5000
-# A keyset id past every raw row's: a checkpoint at (N, ALL_OF_SEQ) means "every change up to N is mapped".
-ALL_OF_SEQ = 2**63 - 1
 CONTACT_COLUMNS = CONTACT_SCHEMA.field_names
 # What a chunk reads of each raw record: plain columns, no ORM objects (100,000 of them cost seconds);
 # the payload as its JSON text, decoded for the whole chunk in one orjson call.
-RAW_COLUMNS = (RawRecord.id, RawRecord.change_seq, RawRecord.external_id, cast(RawRecord.payload, Text).label("payload"),
+RAW_COLUMNS = (RawRecord.change_seq, RawRecord.external_id, cast(RawRecord.payload, Text).label("payload"),
                RawRecord.deleted_at.is_not(None).label("deleted"), RawRecord.source_modified_at)
 # A chunk's contacts are written with `bulk_upsert`: these columns in this order.
 CONTACT_KEY = ("tenant_id", "provider", EXTERNAL_ID)
@@ -76,11 +74,21 @@ def applied_version_of(mapping: VersionedMapping) -> tuple[int, int | None]:
     return mapping.version, mapping.default_version
 
 
+Keyset = tuple[int, str | None]  # (change number, external id) of a raw record
+
+
 class MappedCursor(BaseModel):
+    """The mapping step's checkpoint: the keyset (change number, external id) of the last raw record
+    mapped; no external id means every record of that change number."""
+
     mapping_version: int | None = None
     default_version: int | None = None  # the shipped file's own version, while the tenant is on version 0
     after_seq: int = 0
-    after_id: int = 0
+    after_external_id: str | None = None
+
+    @property
+    def keyset(self) -> Keyset:
+        return self.after_seq, self.after_external_id
 
 
 @dataclass
@@ -95,7 +103,7 @@ class MappedChunk:
     """One chunk of raw records, mapped and ready to write: contact rows to upsert, external ids
     whose contacts to delete, records the mapping rejected; `last` is the keyset checkpoint after it."""
 
-    last: tuple[int, int]
+    last: Keyset
     gone: list[str]
     contacts: BulkRows | None = None  # CONTACT_WRITE_COLUMNS; None when the chunk holds no live record
     rejected: list[RejectedRecord] = field(default_factory=list)
@@ -130,14 +138,14 @@ class ContactsMapper:
             result.rebuilt = cursor.mapping_version is not None
             cursor = MappedCursor(mapping_version=mapping.version, default_version=mapping.default_version)
         # The next chunk is read and mapped on a helper thread while this one is written.
-        chunks = read_ahead(lambda after: self._map_chunk(after, mapping), (cursor.after_seq, cursor.after_id),
+        chunks = read_ahead(lambda after: self._map_chunk(after, mapping), cursor.keyset,
                             lambda chunk: chunk.last if chunk else None, name="contacts-map")
         for chunk in chunks:
             if chunk is None:
                 break
             with self.store.session() as session:
                 self.write_chunk(session, chunk, result)
-                cursor.after_seq, cursor.after_id = chunk.last
+                cursor.after_seq, cursor.after_external_id = chunk.last
                 self.save_cursor(session, cursor)
         with self.store.session() as session:
             self.save_cursor(session, cursor)  # also records a new mapping version when nothing was left to map
@@ -165,8 +173,11 @@ class ContactsMapper:
             cursor = self._load_cursor(session)
         return mapping, cursor, applied_version(cursor.model_dump()) == applied_version_of(mapping)
 
-    def _map_chunk(self, after: tuple[int, int], mapping: VersionedMapping) -> MappedChunk | None:
+    def _map_chunk(self, after: Keyset, mapping: VersionedMapping) -> MappedChunk | None:
         """The raw records after the keyset `after`, mapped; None when there are none left."""
+        after_seq, after_external_id = after
+        changed = (RawRecord.change_seq > after_seq if after_external_id is None
+                   else tuple_(RawRecord.change_seq, RawRecord.external_id) > tuple_(after_seq, after_external_id))
         # A plain read, not a store session: on SQLite those take the write lock (BEGIN IMMEDIATE),
         # and the writer of the previous chunk would wait out the busy handler's sleeps for it.
         with self.store.engine.connect() as connection:
@@ -174,15 +185,15 @@ class ContactsMapper:
                 select(*RAW_COLUMNS)
                 .where(
                     RawRecord.tenant_id == self.tenant_id, RawRecord.provider == PROVIDER, RawRecord.entity == ENTITY,
-                    tuple_(RawRecord.change_seq, RawRecord.id) > tuple_(*after),
+                    changed,
                 )
-                .order_by(RawRecord.change_seq, RawRecord.id)
+                .order_by(RawRecord.change_seq, RawRecord.external_id)
                 .limit(self.chunk_size)
             ).all()  # fmt: skip
         if not rows:
             return None
         live = [row for row in rows if not row.deleted]
-        chunk = MappedChunk(last=(rows[-1].change_seq, rows[-1].id),
+        chunk = MappedChunk(last=(rows[-1].change_seq, rows[-1].external_id),
                             gone=[row.external_id for row in rows if row.deleted])
         if live:
             payloads = orjson.loads("[" + ",".join(row.payload or "null" for row in live) + "]")
@@ -318,7 +329,7 @@ class SyncFollower:
     def _map_pending(self) -> MappedChunk:
         started = time.perf_counter()
         rows, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping, self._to_db)
-        chunk = MappedChunk(last=(self._pending_seq, ALL_OF_SEQ), gone=[], rejected=rejected,
+        chunk = MappedChunk(last=(self._pending_seq, None), gone=[], rejected=rejected,
                             contacts=bulk_rows(self.mapper.store.engine, CONTACT_WRITE_COLUMNS, rows, key=CONTACT_KEY))
         self._pending, self._pending_modified = [], {}
         self.result.duration_s += time.perf_counter() - started
@@ -331,7 +342,7 @@ class SyncFollower:
         self.result.duration_s += time.perf_counter() - started
 
     def _checkpoint(self, session: Session, change_seq: int) -> None:
-        self.cursor.after_seq, self.cursor.after_id = change_seq, ALL_OF_SEQ
+        self.cursor.after_seq, self.cursor.after_external_id = change_seq, None
         self.mapper.save_cursor(session, self.cursor)
 
 

@@ -1,7 +1,10 @@
 import datetime as dt
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.store import (
@@ -19,7 +22,7 @@ from lineup_integrations.core.store import (
     record_api_usage,
     upsert,
 )
-from lineup_integrations.core.store.models import AuditEntry
+from lineup_integrations.core.store.models import AuditEntry, Base, SyncCursor
 
 
 def test_migrations_are_idempotent_and_datetimes_come_back_in_utc(store: Store) -> None:
@@ -31,6 +34,44 @@ def test_migrations_are_idempotent_and_datetimes_come_back_in_utc(store: Store) 
         assert integration is not None
         assert integration.created_at.tzinfo is not None
         assert integration.created_at.utcoffset() == dt.timedelta(0)
+
+
+def test_the_migrations_build_the_schema_the_models_describe(store: Store) -> None:
+    with store.engine.connect() as connection:
+        drift = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
+    assert drift == []
+
+
+def test_revision_0003_keeps_records_and_contacts_and_moves_the_mapping_checkpoint_to_external_ids(store: Store) -> None:
+    store.downgrade("0002")
+    raw = ("INSERT INTO raw_records (tenant_id, provider, entity, external_id, payload, change_seq, fetched_at) "
+           "VALUES (:tenant, 'zoho', 'contacts', :external_id, '{\"id\": 1}', :seq, '2026-01-01 00:00:00')")
+    cursor = ("INSERT INTO sync_cursors (tenant_id, provider, stream, state, updated_at) "
+              "VALUES (:tenant, 'zoho', :stream, :state, '2026-01-01 00:00:00')")
+    with store.engine.begin() as connection:
+        connection.execute(text(raw), [{"tenant": "acme", "external_id": "1", "seq": 5},
+                                       {"tenant": "acme", "external_id": "2", "seq": 5},
+                                       {"tenant": "globex", "external_id": "1", "seq": 7}])
+        connection.execute(text(cursor), [
+            {"tenant": "acme", "stream": "contacts.mapped", "state": '{"after_seq": 5, "after_id": 1}'},  # inside seq 5
+            {"tenant": "globex", "stream": "contacts.mapped", "state": f'{{"after_seq": 7, "after_id": {2**63 - 1}}}'},
+            {"tenant": "acme", "stream": "contacts", "state": '{"watermark": null}'},
+        ])
+        connection.execute(text("INSERT INTO contacts (tenant_id, provider, external_id, email, mapping_version, synced_at) "
+                                "VALUES ('acme', 'zoho', '1', 'a@x.io', 1, '2026-01-01 00:00:00')"))
+    store.upgrade()
+    with store.session() as session:
+        kept = session.execute(select(RawRecord.tenant_id, RawRecord.external_id, RawRecord.payload)).all()
+        contacts = session.execute(select(Contact.tenant_id, Contact.external_id, Contact.email)).all()
+        states = dict(session.execute(select(SyncCursor.tenant_id, SyncCursor.state)
+                                      .where(SyncCursor.stream == "contacts.mapped")).all())
+    assert sorted(kept) == [("acme", "1", {"id": 1}), ("acme", "2", {"id": 1}), ("globex", "1", {"id": 1})]
+    assert contacts == [("acme", "1", "a@x.io")]
+    # Inside a change number: the rest of it is mapped again (an idempotent upsert), nothing is skipped.
+    assert states == {"acme": {"after_seq": 4, "after_external_id": None},
+                      "globex": {"after_seq": 7, "after_external_id": None}}
+    with pytest.raises(IntegrityError), store.engine.begin() as connection:  # the natural key is the primary key
+        connection.execute(text(raw), {"tenant": "acme", "external_id": "1", "seq": 6})
 
 
 def test_transactions_on_a_held_connection_commit_and_roll_back_one_by_one(store: Store) -> None:

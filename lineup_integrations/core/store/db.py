@@ -119,17 +119,28 @@ class Store:
         with self._sessions.begin() as session:
             yield session
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest Alembic revision (idempotent)."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to an Alembic revision, the newest by default (idempotent)."""
         from alembic import command
+
+        with self.engine.begin() as connection:
+            command.upgrade(self._alembic_config(connection), revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to an older Alembic revision (rolling a release back)."""
+        from alembic import command
+
+        with self.engine.begin() as connection:
+            command.downgrade(self._alembic_config(connection), revision)
+
+    def _alembic_config(self, connection: Connection) -> Any:
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(ALEMBIC_DIR))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        config.attributes["connection"] = connection
+        return config
 
     def dispose(self) -> None:
         self.engine.dispose()
