@@ -111,8 +111,8 @@ AWKWARD_TEXTS = ["tab\there", "new\nline\r\n", "back\\slash \\N", "quote \" and 
 
 
 def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(store: Store) -> None:
-    """Awkward text in a plain column (the key) and inside JSON, a column mixing text and NULL, and a
-    key repeated in one batch — through SQLite's executemany and PostgreSQL's COPY text format."""
+    """Awkward text in a plain column (the key), repeated down a column, and inside JSON, a column
+    mixing text and NULL, and a key repeated in one batch — through SQLite's executemany and PostgreSQL's COPY text format."""
     columns = ("tenant_id", "provider", "entity", "external_id", "payload", "source_modified_at", "deleted_at",
                "change_seq", "fetched_at")
     key, moment = columns[:4], dt.datetime(2023, 10, 15, 8, 50, 1, 250_000, tzinfo=dt.UTC)
@@ -127,14 +127,15 @@ def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(s
                                    for text in AWKWARD_TEXTS}
     payloads["no payload"] = None
     write([("acme", "zoho", "contacts", text, payload, moment, 1) for text, payload in payloads.items()])
-    write([("acme", "zoho", "contacts", "repeated", {"v": "old"}, None, 2),
-           ("acme", "zoho", "contacts", "repeated", {"v": "new"}, None, 3)])
+    tenant = "ac\tme \\N"  # one awkward value repeated down a column (written once, as such)
+    write([(tenant, "zoho", "contacts", "repeated", {"v": "old"}, None, 2),
+           (tenant, "zoho", "contacts", "repeated", {"v": "new"}, None, 3)])
 
     with store.session() as session:
         stored = {row.external_id: row for row in session.scalars(select(RawRecord))}
     assert {text: row.payload for text, row in stored.items() if text != "repeated"} == payloads
-    assert (stored["repeated"].payload, stored["repeated"].change_seq, stored["repeated"].source_modified_at) == (
-        {"v": "new"}, 3, None)
+    assert (stored["repeated"].tenant_id, stored["repeated"].payload, stored["repeated"].change_seq,
+            stored["repeated"].source_modified_at) == (tenant, {"v": "new"}, 3, None)
     assert stored["tab\there"].source_modified_at == moment and stored["tab\there"].deleted_at is None
 
 

@@ -264,17 +264,24 @@ def _copy_text(value: Any) -> str:
     return str(value)
 
 
+# `dict.get(value, value)` through `map` swaps None for a text and passes the rest through, in C.
+_NONE_AS_EMPTY: dict[None, str] = {None: ""}
+_NONE_AS_NULL: dict[None, str] = {None: "\\N"}
+
+
 def _copy_column(values: tuple[Any, ...]) -> list[str]:
-    """One column's values in COPY's text format. A column of text is escaped all at once, joined on
-    NUL (which PostgreSQL's text cannot hold, so it only separates): one pass over the column's
-    characters instead of a function call per value (a sync of 100,000 contacts writes 2.4 million)."""
+    """One column's values in COPY's text format, without a Python call per value where it can (a
+    sync of 100,000 contacts writes 2.5 million): a column of one repeated value (tenant, change
+    number, …) is converted once; a column of text is escaped all at once, joined on NUL (which
+    PostgreSQL's text cannot hold, so it only separates), with None swapped for `\\N` by `map`."""
     kinds = set(map(type, values))
+    if len(kinds) == 1 and values.count(values[0]) == len(values):  # one type: 1 == True must not merge
+        return [_copy_text(values[0])] * len(values)
     if kinds <= {str, type(None)}:
-        joined = "\x00".join(["" if value is None else value for value in values])
+        joined = "\x00".join(map(_NONE_AS_EMPTY.get, values, values))
         if joined.count("\x00") == len(values) - 1:
             texts = _escape_copy_text(joined).split("\x00")
-            return texts if type(None) not in kinds else ["\\N" if value is None else text
-                                                          for value, text in zip(values, texts)]
+            return list(map(_NONE_AS_NULL.get, values, texts)) if type(None) in kinds else texts
     return [_copy_text(value) for value in values]
 
 
