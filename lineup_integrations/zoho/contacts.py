@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from sqlalchemy import Text, cast, delete, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from lineup_integrations.core.gc_freeze import older_objects_frozen
 from lineup_integrations.core.mapping import (
     CONTACT_SCHEMA,
     EXTERNAL_ID,
@@ -130,9 +131,12 @@ class ContactsMapper:
     def run(self, result: MappingRunResult | None = None) -> MappingRunResult:
         """Map everything changed since the checkpoint (everything, after a mapping change); the
         counts are added to `result` when given."""
+        with older_objects_frozen():
+            return self._run(result or MappingRunResult())
+
+    def _run(self, result: MappingRunResult) -> MappingRunResult:
         started = time.perf_counter()
         mapping, cursor, current = self._mapping_and_checkpoint()
-        result = result or MappingRunResult()
         result.mapping_version = mapping.version
         if not current:
             result.rebuilt = cursor.mapping_version is not None

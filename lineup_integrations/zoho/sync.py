@@ -35,6 +35,7 @@ from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.deferred import Deferred
+from lineup_integrations.core.gc_freeze import older_objects_frozen
 from lineup_integrations.core.http import ApiError
 from lineup_integrations.core.read_ahead import read_ahead
 from lineup_integrations.core.store import (
@@ -174,7 +175,8 @@ class ContactsSync:
         self._connection: Connection | None = None  # held while a pass runs
 
     def run(self, *, full_refresh: bool = False, since: dt.datetime | None = None) -> SyncStats:
-        with self.store.connection() as self._connection:  # one connection for the pass's transactions
+        # One connection for the pass's transactions.
+        with older_objects_frozen(), self.store.connection() as self._connection:
             try:
                 return self._run(full_refresh=full_refresh, since=since)
             finally:
