@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from psycopg2 import errors as postgres_errors
@@ -29,6 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from lineup_integrations.core.deferred import Deferred
 from lineup_integrations.core.settings import PROJECT_ROOT
 from lineup_integrations.core.store.models import ApiUsage, AuditEntry, Base, SyncCursor
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
@@ -119,12 +122,12 @@ class Store:
         with self._sessions.begin() as session:
             yield session
 
-    def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema to an Alembic revision, the newest by default (idempotent)."""
+    def upgrade(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
         from alembic import command
 
         with self.engine.begin() as connection:
-            command.upgrade(self._alembic_config(connection), revision)
+            command.upgrade(self._alembic_config(connection), "head")
 
     def downgrade(self, revision: str) -> None:
         """Take the schema back to an older Alembic revision (rolling a release back)."""
@@ -133,7 +136,7 @@ class Store:
         with self.engine.begin() as connection:
             command.downgrade(self._alembic_config(connection), revision)
 
-    def _alembic_config(self, connection: Connection) -> Any:
+    def _alembic_config(self, connection: Connection) -> AlembicConfig:
         from alembic.config import Config
 
         config = Config()

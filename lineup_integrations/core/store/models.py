@@ -36,7 +36,7 @@ def key_string(length: int) -> String:
     """Text that identifies (ids, tenant and provider names), ordered by its bytes. On PostgreSQL
     that is the "C" collation: a language's collation (`strcoll`) means nothing for ids and costs
     each of the B-tree comparisons of a bulk write. SQLite's default collation already compares bytes."""
-    return String(length).with_variant(String(length, collation="C"), "postgresql")  # type: ignore[return-value]
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
 def utcnow() -> dt.datetime:

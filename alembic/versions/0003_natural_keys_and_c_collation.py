@@ -11,6 +11,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-27
 """
+from collections.abc import Callable
 from typing import Any
 
 from alembic import op
@@ -40,7 +41,7 @@ def _collate(batch_op: Any, columns: tuple[str, ...], *, c_collation: bool) -> N
                               existing_type=sa.String(KEY_LENGTHS[column]), existing_nullable=False)
 
 
-def _rewrite_mapped_cursors(rewrite: Any) -> None:
+def _rewrite_mapped_cursors(rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     cursors = sa.table('sync_cursors', sa.column('tenant_id', sa.String), sa.column('provider', sa.String),
                        sa.column('stream', sa.String), sa.column('state', sa.JSON))
     bind = op.get_bind()
