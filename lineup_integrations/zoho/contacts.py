@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import Text, cast, delete, exists, func, or_, select, tuple_
+from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.gc_freeze import older_objects_frozen
@@ -203,24 +203,24 @@ class ContactsMapper:
             payloads = orjson.loads("[" + ",".join(row.payload or "null" for row in live) + "]")
             to_db = db_datetime(connection)
             modified_at = {row.external_id: to_db(row.source_modified_at) for row in live}
-            contacts, chunk.rejected = self.map_records(payloads, modified_at, mapping, to_db)
-            chunk.contacts = bulk_rows(connection, CONTACT_WRITE_COLUMNS, contacts, key=CONTACT_KEY)
+            chunk.contacts, chunk.rejected = self.map_records(payloads, modified_at, mapping, connection)
         return chunk
 
     def map_records(self, payloads: list[dict[str, Any]], modified_at: Mapping[str, Any], mapping: VersionedMapping,
-                    to_db: Callable[[dt.datetime | None], Any]) -> tuple[list[tuple[Any, ...]], list[RejectedRecord]]:
-        """Zoho records → contact rows in CONTACT_WRITE_COLUMNS order, and the records a rule rejected.
-        `modified_at`: each record's source modification time as the store writes it (`to_db`)."""
+                    bind: Connection | Engine) -> tuple[BulkRows, list[RejectedRecord]]:
+        """Zoho records → contact rows ready to write on `bind`'s backend, and the records a rule
+        rejected. `modified_at`: each record's source modification time as the store writes it
+        (`db_datetime`)."""
         batch = apply_inbound(payloads, mapping.mapping)
         external_ids, *values = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
         prefix = (self.tenant_id, PROVIDER)
         suffix = (mapping.version,)
-        synced_at = to_db(dt.datetime.now(dt.UTC))
+        synced_at = db_datetime(bind)(dt.datetime.now(dt.UTC))
         rows = [
             (*prefix, external_id, *columns, *suffix, modified_at.get(external_id), synced_at)
             for external_id, *columns in zip(external_ids, *values)
         ]
-        return rows, batch.rejected
+        return bulk_rows(bind, CONTACT_WRITE_COLUMNS, rows, key=CONTACT_KEY), batch.rejected
 
     def write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult, *,
                     insert_first: bool = False) -> None:
@@ -302,7 +302,6 @@ class SyncFollower:
         self.cursor = cursor
         self.result = result
         self.contacts_are_new = contacts_are_new
-        self._to_db = db_datetime(mapper.store.engine)
         self._pending: list[dict[str, Any]] = []
         self._pending_modified: dict[str, Any] = {}
         self._pending_seq = 0
@@ -332,9 +331,9 @@ class SyncFollower:
 
     def _map_pending(self) -> MappedChunk:
         started = time.perf_counter()
-        rows, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping, self._to_db)
-        chunk = MappedChunk(last=(self._pending_seq, None), gone=[], rejected=rejected,
-                            contacts=bulk_rows(self.mapper.store.engine, CONTACT_WRITE_COLUMNS, rows, key=CONTACT_KEY))
+        contacts, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping,
+                                                     self.mapper.store.engine)
+        chunk = MappedChunk(last=(self._pending_seq, None), gone=[], contacts=contacts, rejected=rejected)
         self._pending, self._pending_modified = [], {}
         self.result.duration_s += time.perf_counter() - started
         return chunk

@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -143,6 +144,11 @@ def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(s
 CONTACT_EMAIL_COLUMNS = ("tenant_id", "provider", "external_id", "email", "mapping_version", "synced_at")
 
 
+def bulk_write_contacts(session: Session, contacts: list[tuple[object, ...]], **options: Any) -> None:
+    bulk_upsert(session, Contact.__table__, bulk_rows(session, CONTACT_EMAIL_COLUMNS, contacts, key=CONTACT_EMAIL_COLUMNS[:3]),
+                update=CONTACT_EMAIL_COLUMNS[3:], **options)
+
+
 def test_bulk_upsert_insert_first_inserts_new_rows_and_upserts_a_batch_that_meets_an_existing_key(store: Store) -> None:
     """`insert_first` is a hint, never a change of meaning: a batch with a key already stored is
     upserted whole (PostgreSQL rolls its plain COPY back to the savepoint) and the transaction goes on."""
@@ -150,8 +156,7 @@ def test_bulk_upsert_insert_first_inserts_new_rows_and_upserts_a_batch_that_meet
     def write(session: Session, rows: list[tuple[str, int]]) -> None:
         synced_at = db_datetime(session)(dt.datetime.now(dt.UTC))
         contacts = [("acme", "zoho", email[0], email, version, synced_at) for email, version in rows]
-        bulk_upsert(session, Contact.__table__, bulk_rows(session, CONTACT_EMAIL_COLUMNS, contacts, key=CONTACT_EMAIL_COLUMNS[:3]),
-                    update=CONTACT_EMAIL_COLUMNS[3:], insert_first=True)
+        bulk_write_contacts(session, contacts, insert_first=True)
 
     with store.session() as session:
         write(session, [("a@x.io", 1), ("b@x.io", 1), ("b@y.io", 1)])
@@ -186,8 +191,7 @@ def test_bulk_upsert_runs_meanwhile_once_while_the_database_ingests_the_rows(sto
 
             synced_at = db_datetime(session)(dt.datetime.now(dt.UTC))
             contacts = [("acme", "zoho", email[0], email, 1, synced_at) for email in emails]
-            bulk_upsert(session, Contact.__table__, bulk_rows(session, CONTACT_EMAIL_COLUMNS, contacts, key=CONTACT_EMAIL_COLUMNS[:3]),
-                        update=CONTACT_EMAIL_COLUMNS[3:], insert_first=insert_first, meanwhile=meanwhile)
+            bulk_write_contacts(session, contacts, insert_first=insert_first, meanwhile=meanwhile)
 
     write(["a@x.io", "b@x.io"], insert_first=True)  # new keys: the plain COPY
     write(["b@y.io", "c@x.io"], insert_first=True)  # "b" exists: the plain COPY is undone, the batch upserted
