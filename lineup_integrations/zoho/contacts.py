@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,14 +223,17 @@ class ContactsMapper:
         return bulk_rows(bind, CONTACT_WRITE_COLUMNS, rows, key=CONTACT_KEY), batch.rejected
 
     def write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult, *,
-                    insert_first: bool = False) -> None:
+                    insert_first: bool = False, meanwhile: Callable[[], None] | None = None) -> None:
         """Delete the contacts of the chunk's deleted records, upsert its contacts (`insert_first`:
-        they are most likely new, see `bulk_upsert`) and dead-letter the records it rejected."""
+        they are most likely new; `meanwhile`: work run once while the database ingests them; see
+        `bulk_upsert`) and dead-letter the records it rejected."""
         self.delete_contacts(session, chunk.gone, result)
         if chunk.contacts is not None:
             bulk_upsert(session, Contact.__table__, chunk.contacts, update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):],
-                        insert_first=insert_first)
+                        insert_first=insert_first, meanwhile=meanwhile)
             result.upserted += len(chunk.contacts)
+        elif meanwhile is not None:
+            meanwhile()
         self._dead_letter(session, chunk.rejected, result)
 
     def delete_contacts(self, session: Session, external_ids: Sequence[str], result: MappingRunResult) -> None:
@@ -287,11 +290,13 @@ class SyncFollower:
 
     The sync hands it each page's records before writing them (`prepare`, outside any
     transaction) and says in the page's transaction that they landed. Records are mapped in
-    chunks of `chunk_size` (the mapping is vectorised: a chunk costs little more than a page), and
-    a chunk is written, with the checkpoint moved to the end of it, in the transaction of the page
-    that completed it; records still pending when a run dies are mapped from the store by the
-    next `ContactsMapper.run`.
-    Deletions are applied at once, after the pending records (which are older changes).
+    chunks of `chunk_size` (the mapping is vectorised: a chunk costs little more than a page).
+    Mapping a chunk is client work and writing one is the database's, of about the same length,
+    so each hides the other: when a page completes a chunk, the chunk mapped before it is written
+    in that page's transaction (the checkpoint moved to its end) while the new one is mapped.
+    Records pending, or mapped and not yet written, when a run dies are mapped from the store by
+    the next `ContactsMapper.run`.
+    Deletions are applied at once, after the records held (which are older changes).
     `contacts_are_new`: the tenant had no contacts when the sync began (its first), so the records
     it lands map to new contacts."""
 
@@ -305,19 +310,17 @@ class SyncFollower:
         self._pending: list[dict[str, Any]] = []
         self._pending_modified: dict[str, Any] = {}
         self._pending_seq = 0
+        self._mapped: MappedChunk | None = None  # mapped, written with the next chunk's page
 
-    def prepare(self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, Any]) -> MappedChunk | None:
-        """Hold the page's records; once a chunk's worth is pending, map it for `landed` to write."""
+    def prepare(self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, Any]) -> None:
+        """Hold the page's records until a chunk's worth has landed."""
         self._pending.extend(records)
         self._pending_modified.update(modified_at)
         self._pending_seq = change_seq
-        if len(self._pending) < self.mapper.chunk_size:
-            return None
-        return self._map_pending()
 
-    def landed(self, session: Session, prepared: MappedChunk | None) -> None:
-        if prepared is not None:
-            self._write(session, prepared)
+    def landed(self, session: Session, prepared: None) -> None:
+        if len(self._pending) >= self.mapper.chunk_size:
+            self._write_mapped_and_map_pending(session)
 
     def deleted(self, session: Session, change_seq: int, external_ids: Sequence[str]) -> None:
         self.flush(session)
@@ -325,24 +328,29 @@ class SyncFollower:
         self._checkpoint(session, change_seq)
 
     def flush(self, session: Session) -> None:
-        """Map and write the pending records now (the sync calls it before its pass ends)."""
-        if self._pending:
-            self._write(session, self._map_pending())
+        """Map and write every record held now (the sync calls it before its pass ends)."""
+        self._write_mapped_and_map_pending(session)
+        self._write_mapped_and_map_pending(session)  # what the first call mapped
 
-    def _map_pending(self) -> MappedChunk:
+    def _write_mapped_and_map_pending(self, session: Session) -> None:
+        """Write the mapped chunk, if any, while the pending records, if any, are mapped into the next."""
         started = time.perf_counter()
+        written, self._mapped = self._mapped, None
+        if written is None:
+            self._map_pending()
+        else:
+            self.mapper.write_chunk(session, written, self.result, insert_first=self.contacts_are_new,
+                                    meanwhile=self._map_pending)
+            self._checkpoint(session, written.last[0])
+        self.result.duration_s += time.perf_counter() - started
+
+    def _map_pending(self) -> None:
+        if not self._pending:
+            return
         contacts, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping,
                                                      self.mapper.store.engine)
-        chunk = MappedChunk(last=(self._pending_seq, None), gone=[], contacts=contacts, rejected=rejected)
+        self._mapped = MappedChunk(last=(self._pending_seq, None), gone=[], contacts=contacts, rejected=rejected)
         self._pending, self._pending_modified = [], {}
-        self.result.duration_s += time.perf_counter() - started
-        return chunk
-
-    def _write(self, session: Session, chunk: MappedChunk) -> None:
-        started = time.perf_counter()
-        self.mapper.write_chunk(session, chunk, self.result, insert_first=self.contacts_are_new)
-        self._checkpoint(session, chunk.last[0])
-        self.result.duration_s += time.perf_counter() - started
 
     def _checkpoint(self, session: Session, change_seq: int) -> None:
         self.cursor.after_seq, self.cursor.after_external_id = change_seq, None

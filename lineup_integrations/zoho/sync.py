@@ -7,7 +7,7 @@ transaction as each page's records, so a run killed at any point resumes at the 
 had not committed, with no duplicate (records are upserted by id) and nothing lost.
 
 Fetching overlaps writing: the next pages are requested while the current one is written, and
-the next page is prepared (rows built, records mapped) while the database ingests this one.
+the next page is prepared (rows built, COPY text made) while the database ingests this one.
 A `RawChangeListener` (the mapping step's `SyncFollower`) is told, in each transaction, what
 that transaction changed, so it can map the records the sync has already parsed.
 
@@ -291,8 +291,9 @@ class ContactsSync:
     def _write_pages(self, pages: Iterator[tuple[Page, PagePosition | None]], cursor: ContactsCursor,
                      stats: SyncStats) -> None:
         """Write each page with the checkpoint after it, one transaction each. A page is prepared
-        (rows built, records mapped, COPY text made) while the database ingests the one before it;
-        a failure to fetch or prepare it surfaces only once the page before is committed."""
+        (rows built, COPY text made, records handed to the listener) while the database ingests
+        the one before it; a failure to fetch or prepare it surfaces only once the page before is
+        committed."""
         current = cursor.current_pass
         assert current is not None
 

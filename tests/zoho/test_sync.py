@@ -92,8 +92,8 @@ def test_a_run_killed_mid_way_resumes_from_its_checkpoint(store: Store, store_ur
     # Every page fetched before the failed call is committed: the next page is fetched and prepared
     # while the database ingests the current one, but its failure surfaces after that page commits.
     assert committed == (tenant.api_calls() - 1) * 200
-    # What was mapped is a whole number of chunks (mapped in the transaction of the page that completed
-    # one); the records landed after the last full chunk are mapped when the sync resumes.
+    # What was mapped is a whole number of chunks, written a chunk behind (while the next is mapped);
+    # the records landed after the last chunk written are mapped when the sync resumes.
     assert len(store_ids(store, tenant.tenant_id)["contacts"]) < committed
     before = tenant.api_calls()
 
