@@ -43,6 +43,7 @@ from lineup_integrations.core.store import (
     Contact,
     DeadLetter,
     RawRecord,
+    Same,
     Store,
     bulk_rows,
     bulk_upsert,
@@ -60,9 +61,9 @@ CONTACT_COLUMNS = CONTACT_SCHEMA.field_names
 # the payload as its JSON text, decoded for the whole chunk in one orjson call.
 RAW_COLUMNS = (RawRecord.change_seq, RawRecord.external_id, cast(RawRecord.payload, Text).label("payload"),
                RawRecord.deleted_at.is_not(None).label("deleted"), RawRecord.source_modified_at)
-# A chunk's contacts are written with `bulk_upsert`: these columns in this order.
+# A chunk's contacts are written with `bulk_upsert`: this key, and these columns updated.
 CONTACT_KEY = ("tenant_id", "provider", EXTERNAL_ID)
-CONTACT_WRITE_COLUMNS = (*CONTACT_KEY, *CONTACT_COLUMNS, "mapping_version", "source_modified_at", "synced_at")
+CONTACT_UPDATED = (*CONTACT_COLUMNS, "mapping_version", "source_modified_at", "synced_at")
 
 
 def applied_version(state: dict[str, Any]) -> tuple[int | None, int | None]:
@@ -106,7 +107,7 @@ class MappedChunk:
 
     last: Keyset
     gone: list[str]
-    contacts: BulkRows | None = None  # CONTACT_WRITE_COLUMNS; None when the chunk holds no live record
+    contacts: BulkRows | None = None  # None when the chunk holds no live record
     rejected: list[RejectedRecord] = field(default_factory=list)
 
 
@@ -212,15 +213,14 @@ class ContactsMapper:
         rejected. `modified_at`: each record's source modification time as the store writes it
         (`db_datetime`)."""
         batch = apply_inbound(payloads, mapping.mapping)
-        external_ids, *values = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
-        prefix = (self.tenant_id, PROVIDER)
-        suffix = (mapping.version,)
-        synced_at = db_datetime(bind)(dt.datetime.now(dt.UTC))
-        rows = [
-            (*prefix, external_id, *columns, *suffix, modified_at.get(external_id), synced_at)
-            for external_id, *columns in zip(external_ids, *values)
-        ]
-        return bulk_rows(bind, CONTACT_WRITE_COLUMNS, rows, key=CONTACT_KEY), batch.rejected
+        mapped = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
+        contacts = bulk_rows(bind, {
+            "tenant_id": Same(self.tenant_id), "provider": Same(PROVIDER), **mapped,
+            "mapping_version": Same(mapping.version),
+            "source_modified_at": list(map(modified_at.get, mapped[EXTERNAL_ID])),
+            "synced_at": Same(db_datetime(bind)(dt.datetime.now(dt.UTC))),
+        }, key=CONTACT_KEY)  # fmt: skip
+        return contacts, batch.rejected
 
     def write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult, *,
                     insert_first: bool = False, meanwhile: Callable[[], None] | None = None) -> None:
@@ -229,7 +229,7 @@ class ContactsMapper:
         `bulk_upsert`) and dead-letter the records it rejected."""
         self.delete_contacts(session, chunk.gone, result)
         if chunk.contacts is not None:
-            bulk_upsert(session, Contact.__table__, chunk.contacts, update=CONTACT_WRITE_COLUMNS[len(CONTACT_KEY):],
+            bulk_upsert(session, Contact.__table__, chunk.contacts, update=CONTACT_UPDATED,
                         insert_first=insert_first, meanwhile=meanwhile)
             result.upserted += len(chunk.contacts)
         elif meanwhile is not None:
@@ -357,10 +357,10 @@ class SyncFollower:
         self.mapper.save_cursor(session, self.cursor)
 
 
-def _columns(frame: pd.DataFrame, names: Sequence[str]) -> list[np.ndarray]:
-    """The frame's columns as object arrays with None for every missing marker (NaN included)."""
-    arrays = []
+def _columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, list[Any]]:
+    """The frame's columns as lists of Python values, with None for every missing marker (NaN included)."""
+    columns = {}
     for name in names:
         values = frame[name].to_numpy(dtype=object)
-        arrays.append(np.where(pd.isna(values), None, values))
-    return arrays
+        columns[name] = np.where(pd.isna(values), None, values).tolist()
+    return columns

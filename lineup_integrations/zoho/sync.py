@@ -42,6 +42,7 @@ from lineup_integrations.core.store import (
     BulkRows,
     Integration,
     RawRecord,
+    Same,
     Store,
     bulk_rows,
     bulk_upsert,
@@ -68,9 +69,9 @@ CONTACT_FIELDS: tuple[str, ...] = (
     "First_Name", "Last_Name", "Full_Name", "Email", "Secondary_Email", "Phone", "Mobile", "Title",
     "Department", "Account_Name", "Owner", "Mailing_City", "Mailing_Country", "Created_Time", "Modified_Time",
 )  # fmt: skip
-# A page's raw records are written with `bulk_upsert`: these columns in this order; the key, then the rest updated.
+# A page's raw records are written with `bulk_upsert`: this key, and these columns updated.
 RAW_KEY = ("tenant_id", "provider", "entity", "external_id")
-RAW_WRITE_COLUMNS = (*RAW_KEY, "payload", "source_modified_at", "deleted_at", "change_seq", "fetched_at")
+RAW_UPDATED = ("payload", "source_modified_at", "deleted_at", "change_seq", "fetched_at")
 
 
 class RawChangeListener(Protocol):
@@ -334,20 +335,18 @@ class ContactsSync:
             return prepared
         seq = self._next_seq()
         to_db = db_datetime(self._connection)
-        fetched_at = to_db(dt.datetime.now(dt.UTC))
-        rows = []
-        modified_at: dict[str, Any] = {}  # as written, for the listener
-        for record in page.records:
-            external_id = str(record["id"])
-            modified = parse_zoho_time(record.get("Modified_Time"))
-            if modified and (prepared.newest is None or modified > prepared.newest):
-                prepared.newest = modified
-            modified_at[external_id] = written = to_db(modified)
-            rows.append((self.tenant_id, PROVIDER, ENTITY, external_id, db_json(record), written, None, seq, fetched_at))
+        external_ids = [str(record["id"]) for record in page.records]
+        modified = [parse_zoho_time(record.get("Modified_Time")) for record in page.records]
+        prepared.newest = max(filter(None, modified), default=None)
+        written = list(map(to_db, modified))
         prepared.fetched = len(page.records)
-        prepared.rows = bulk_rows(self._connection, RAW_WRITE_COLUMNS, rows, key=RAW_KEY)
-        if self.listener is not None:
-            prepared.for_listener = self.listener.prepare(seq, page.records, modified_at)
+        prepared.rows = bulk_rows(self._connection, {
+            "tenant_id": Same(self.tenant_id), "provider": Same(PROVIDER), "entity": Same(ENTITY),
+            "external_id": external_ids, "payload": list(map(db_json, page.records)), "source_modified_at": written,
+            "deleted_at": Same(None), "change_seq": Same(seq), "fetched_at": Same(to_db(dt.datetime.now(dt.UTC))),
+        }, key=RAW_KEY)  # fmt: skip
+        if self.listener is not None:  # with the times as written
+            prepared.for_listener = self.listener.prepare(seq, page.records, dict(zip(external_ids, written)))
         return prepared
 
     def _write_page(self, session: Session, prepared: _PreparedPage, stats: SyncStats, *,
@@ -356,7 +355,7 @@ class ContactsSync:
         if prepared.rows is None:
             meanwhile()
             return
-        bulk_upsert(session, RawRecord.__table__, prepared.rows, update=RAW_WRITE_COLUMNS[4:],
+        bulk_upsert(session, RawRecord.__table__, prepared.rows, update=RAW_UPDATED,
                     insert_first=self._records_are_new, meanwhile=meanwhile)
         if self.listener is not None:
             self.listener.landed(session, prepared.for_listener)

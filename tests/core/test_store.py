@@ -13,6 +13,7 @@ from lineup_integrations.core.store import (
     Contact,
     Integration,
     RawRecord,
+    Same,
     Store,
     api_calls_since,
     audit,
@@ -112,25 +113,29 @@ AWKWARD_TEXTS = ["tab\there", "new\nline\r\n", "back\\slash \\N", "quote \" and 
 
 
 def test_bulk_upsert_round_trips_awkward_values_and_the_last_repeated_key_wins(store: Store) -> None:
-    """Awkward text in a plain column (the key), repeated down a column, and inside JSON, a column
-    mixing text and NULL, and a key repeated in one batch — through SQLite's executemany and PostgreSQL's COPY text format."""
-    columns = ("tenant_id", "provider", "entity", "external_id", "payload", "source_modified_at", "deleted_at",
-               "change_seq", "fetched_at")
-    key, moment = columns[:4], dt.datetime(2023, 10, 15, 8, 50, 1, 250_000, tzinfo=dt.UTC)
+    """Awkward text in a plain column (the key), as the one value of every row (`Same`), and inside
+    JSON, a column mixing text and NULL, and a key repeated in one batch — through SQLite's
+    executemany and PostgreSQL's COPY text format."""
+    key = ("tenant_id", "provider", "entity", "external_id")
+    moment = dt.datetime(2023, 10, 15, 8, 50, 1, 250_000, tzinfo=dt.UTC)
 
-    def write(rows: list[tuple[object, ...]]) -> None:
+    def write(tenant: str, rows: list[tuple[str, object, dt.datetime | None, int]]) -> None:
+        """(external id, payload, source modification time, change number) rows of one tenant."""
+        external_ids, payloads, modified, change_seqs = map(list, zip(*rows, strict=True))
         with store.session() as session:
             to_db = db_datetime(session)
-            rows = [(*row[:4], db_json(row[4]), to_db(row[5]), None, row[6], to_db(moment)) for row in rows]
-            bulk_upsert(session, RawRecord.__table__, bulk_rows(session, columns, rows, key=key), update=columns[4:])
+            columns = {"tenant_id": Same(tenant), "provider": Same("zoho"), "entity": Same("contacts"),
+                       "external_id": external_ids, "payload": list(map(db_json, payloads)),
+                       "source_modified_at": list(map(to_db, modified)), "deleted_at": Same(None),
+                       "change_seq": change_seqs, "fetched_at": Same(to_db(moment))}
+            bulk_upsert(session, RawRecord.__table__, bulk_rows(session, columns, key=key), update=list(columns)[4:])
 
     payloads: dict[str, object] = {text: {"Full_Name": text, "Nested": {"list": [text, None, 1.5]}}
                                    for text in AWKWARD_TEXTS}
     payloads["no payload"] = None
-    write([("acme", "zoho", "contacts", text, payload, moment, 1) for text, payload in payloads.items()])
-    tenant = "ac\tme \\N"  # one awkward value repeated down a column (written once, as such)
-    write([(tenant, "zoho", "contacts", "repeated", {"v": "old"}, None, 2),
-           (tenant, "zoho", "contacts", "repeated", {"v": "new"}, None, 3)])
+    write("acme", [(text, payload, moment, 1) for text, payload in payloads.items()])
+    tenant = "ac\tme \\N"  # one awkward value for every row (converted once, as such)
+    write(tenant, [("repeated", {"v": "old"}, None, 2), ("repeated", {"v": "new"}, None, 3)])
 
     with store.session() as session:
         stored = {row.external_id: row for row in session.scalars(select(RawRecord))}
@@ -145,8 +150,15 @@ CONTACT_EMAIL_COLUMNS = ("tenant_id", "provider", "external_id", "email", "mappi
 
 
 def bulk_write_contacts(session: Session, contacts: list[tuple[object, ...]], **options: Any) -> None:
-    bulk_upsert(session, Contact.__table__, bulk_rows(session, CONTACT_EMAIL_COLUMNS, contacts, key=CONTACT_EMAIL_COLUMNS[:3]),
+    columns = dict(zip(CONTACT_EMAIL_COLUMNS, map(list, zip(*contacts, strict=True)), strict=True))
+    bulk_upsert(session, Contact.__table__, bulk_rows(session, columns, key=CONTACT_EMAIL_COLUMNS[:3]),
                 update=CONTACT_EMAIL_COLUMNS[3:], **options)
+
+
+def test_bulk_rows_refuses_columns_of_different_lengths(store: Store) -> None:
+    with store.session() as session, pytest.raises(ValueError, match="different numbers of rows"):
+        bulk_rows(session, {"tenant_id": Same("acme"), "external_id": ["1", "2"], "email": ["a@x.io"]},
+                  key=["tenant_id", "external_id"])
 
 
 def test_bulk_upsert_insert_first_inserts_new_rows_and_upserts_a_batch_that_meets_an_existing_key(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from lineup_integrations.core.store.db import (
     BulkRows,
+    Same,
     Store,
     api_calls_since,
     audit,
@@ -50,6 +51,7 @@ __all__ = [
     "OAuthState",
     "ProviderFieldCache",
     "RawRecord",
+    "Same",
     "Store",
     "SyncCursor",
     "api_calls_since",
