@@ -326,7 +326,7 @@ def bulk_rows(bind: Session | Connection | Engine, columns: dict[str, Column], *
     if any(len(values) != count for values in lists.values()):
         raise ValueError("bulk_rows: the columns hold different numbers of rows")
     kept = _last_row_of_each_key([lists[name] for name in key if name in lists], count)
-    if len(kept) < count:
+    if kept is not None:
         lists = {name: [values[index] for index in kept] for name, values in lists.items()}
         count = len(kept)
     ordered = [lists.get(name, values) for name, values in columns.items()]
@@ -336,13 +336,15 @@ def bulk_rows(bind: Session | Connection | Engine, columns: dict[str, Column], *
     return BulkRows(tuple(columns), tuple(key), count, list(zip(*expanded)), None)
 
 
-def _last_row_of_each_key(key_columns: list[list[Any]], count: int) -> list[int]:
-    """The indexes, in row order, of the last row of each key (`key_columns`: the key's columns
-    that vary; none means every row has the same key)."""
+def _last_row_of_each_key(key_columns: list[list[Any]], count: int) -> list[int] | None:
+    """The indexes, in row order, of the last row of each key; None when no key repeats.
+    `key_columns`: the key's columns that vary (none: every row has the same key)."""
     if not key_columns:
-        return [count - 1] if count else []
-    last = {row_key: index for index, row_key in enumerate(zip(*key_columns))}
-    return list(range(count)) if len(last) == count else sorted(last.values())
+        return [count - 1] if count > 1 else None
+    keys = key_columns[0] if len(key_columns) == 1 else list(zip(*key_columns))
+    if len(set(keys)) == count:
+        return None
+    return sorted({row_key: index for index, row_key in enumerate(keys)}.values())
 
 
 def _copy_text_of(columns: Sequence[Column], count: int) -> str:
