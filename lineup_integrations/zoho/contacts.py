@@ -292,10 +292,11 @@ class SyncFollower:
     transaction) and says in the page's transaction that they landed. Records are mapped in
     chunks of `chunk_size` (the mapping is vectorised: a chunk costs little more than a page).
     Mapping a chunk is client work and writing one is the database's, of about the same length,
-    so each hides the other: when a page completes a chunk, the chunk mapped before it is written
-    in that page's transaction (the checkpoint moved to its end) while the new one is mapped.
-    Records pending, or mapped and not yet written, when a run dies are mapped from the store by
-    the next `ContactsMapper.run`.
+    so each hides the other: once a chunk's worth of records is held, the chunk mapped before is
+    written (the checkpoint moved to its end) in the transaction of the page that has just landed,
+    while the records held are mapped into the next; so a chunk is written only after all its
+    records have landed. Records held, or mapped and not yet written, when a run dies are mapped
+    from the store by the next `ContactsMapper.run`.
     Deletions are applied at once, after the records held (which are older changes).
     `contacts_are_new`: the tenant had no contacts when the sync began (its first), so the records
     it lands map to new contacts."""
@@ -313,7 +314,7 @@ class SyncFollower:
         self._mapped: MappedChunk | None = None  # mapped, written with the next chunk's page
 
     def prepare(self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, Any]) -> None:
-        """Hold the page's records until a chunk's worth has landed."""
+        """Hold the page's records (mapped in chunks, see `landed`)."""
         self._pending.extend(records)
         self._pending_modified.update(modified_at)
         self._pending_seq = change_seq
