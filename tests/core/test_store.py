@@ -1,4 +1,5 @@
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from lineup_integrations.core.store import (
     record_api_usage,
     upsert,
 )
+from lineup_integrations.core.store.db import SQLITE_CACHE_KIB, SQLITE_WAL_AUTOCHECKPOINT_PAGES
 from lineup_integrations.core.store.models import AuditEntry, Base, SyncCursor
 
 
@@ -74,6 +76,19 @@ def test_revision_0003_keeps_records_and_contacts_and_moves_the_mapping_checkpoi
                       "globex": {"after_seq": 7, "after_external_id": None}}
     with pytest.raises(IntegrityError), store.engine.begin() as connection:  # the natural key is the primary key
         connection.execute(text(raw), {"tenant": "acme", "external_id": "1", "seq": 6})
+
+
+def test_sqlite_connections_are_set_up_for_many_small_write_transactions(tmp_path: Path) -> None:
+    """WAL, a checkpoint every 10,000 pages and a page cache that holds a sync's key indexes, on every
+    connection of the pool."""
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with store.engine.connect() as connection:
+            pragmas = [connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                       for name in ("journal_mode", "wal_autocheckpoint", "cache_size")]
+    finally:
+        store.dispose()
+    assert pragmas == ["wal", SQLITE_WAL_AUTOCHECKPOINT_PAGES, -SQLITE_CACHE_KIB]
 
 
 def test_transactions_on_a_held_connection_commit_and_roll_back_one_by_one(store: Store) -> None:
