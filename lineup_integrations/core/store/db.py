@@ -372,7 +372,7 @@ def bulk_upsert(
     the same semantics — insert, or update the `update` columns where the key exists — without
     SQLAlchemy's per-row parameter processing.
 
-    `rows` come from `bulk_rows`: tuples with values the driver takes as they are, datetimes
+    `rows` come from `bulk_rows`, built from values the driver takes as they are, datetimes
     through `db_datetime(session)`, JSON columns through `db_json` (no type processing runs here;
     column defaults do not apply, so give every column the write needs; str, int, None and
     datetimes only). The statement text is built once per shape. SQLite runs the INSERT … ON
