@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:  # run as a plain script from any directory
 from lineup_integrations.core.mapping import active_mapping, apply_inbound  # noqa: E402
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers  # noqa: E402
 from lineup_integrations.core.settings import Settings  # noqa: E402
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.core.store import RawRecord, Store  # noqa: E402
 from lineup_integrations.core.vault import KeyRing, Vault  # noqa: E402
 from lineup_integrations.devtools.local_postgres import LocalPostgres, PostgresUnavailable, local_postgres  # noqa: E402
@@ -149,7 +150,7 @@ class ZohoSandbox:
 def point_at_sandbox(base_url: str, encryption_keys: str) -> None:
     """The documented variables that point settings, the vault and a child process at the sandbox."""
     os.environ.update({
-        "ZOHO_BASE_URL": base_url, "ZOHO_CLIENT_ID": SANDBOX_CLIENT_ID, "ZOHO_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "LINEUP_ENVIRONMENT": "sandbox", "ZOHO_BASE_URL": base_url, "ZOHO_CLIENT_ID": SANDBOX_CLIENT_ID, "ZOHO_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
         "ZOHO_REDIRECT_URI": REDIRECT_URI, "ENCRYPTION_KEYS": encryption_keys,
     })  # fmt: skip
 
@@ -157,7 +158,7 @@ def point_at_sandbox(base_url: str, encryption_keys: str) -> None:
 def connect_tenant(store: Store, tenant_id: str, login: str) -> None:
     """The real OAuth flow through `OAuthEngine`: begin → the sandbox approves (302) → complete."""
     with httpx.Client(timeout=30.0) as http:
-        engine = OAuthEngine(store, Vault(KeyRing.from_env()), configured_providers(Settings.from_env()), http=http)
+        engine = OAuthEngine(store, Vault(KeyRing.from_env()), configured_providers(PROVIDERS, Settings.from_env(PROVIDERS)), http=http)
         auth_url = engine.begin(tenant_id, PROVIDER, actor="benchmark", login_hint=login)
         redirect = http.get(auth_url, follow_redirects=False)
         if redirect.status_code != 302:

@@ -18,25 +18,17 @@ from sqlalchemy.engine import make_url
 
 from lineup_integrations.core.key_rotation import count_stale_credentials, rotate_keys
 from lineup_integrations.core.oauth import OAuthConfigError, OAuthEngine, configured_providers
+from lineup_integrations.core.provider import Providers
 from lineup_integrations.core.settings import Settings
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import Vault, VaultConfigError
 from lineup_integrations.gateway.app import create_app, server_config
 from lineup_integrations.gateway.auth import AuthConfigError, mint_token
-from lineup_integrations.sandbox.server import serve_forever
+from lineup_integrations.registry import PROVIDERS
+from lineup_integrations.sandbox.server import default_ports, serve_forever
 
 CONFIG_ERROR_EXIT = 2
 
-app = typer.Typer(
-    name="lineup-integrations",
-    help="Lineup's integrations framework: Zoho CRM, Google Calendar and Outlook Calendar per tenant.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
-db_app = typer.Typer(help="The integration store's schema.", no_args_is_help=True)
-keys_app = typer.Typer(help="The token vault's encryption keys.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(keys_app, name="keys")
 
 
 @contextmanager
@@ -49,43 +41,80 @@ def _config_errors() -> Iterator[None]:
         raise typer.Exit(CONFIG_ERROR_EXIT) from None
 
 
-@app.command()
-def gateway(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(4000, help="Port to listen on (the spec's redirect URIs use 4000)."),
-) -> None:
-    """Serve the HTTP API (migrates the store first)."""
-    with _config_errors():
-        settings = Settings.from_env()
-        store = Store(settings.database_url)
-        application = create_app(store, OAuthEngine(store, Vault.from_env(), configured_providers(settings)), settings)
-        store.upgrade()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.Server(server_config(application, host=host, port=port)).run()
+def build_cli(providers: Providers = PROVIDERS) -> typer.Typer:
+    """The command line for `providers` (the registry's; a test passes its own set)."""
+    cli = typer.Typer(
+        name="lineup-integrations",
+        help="Lineup's integrations framework: Zoho CRM, Google Calendar and Outlook Calendar per tenant.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+    )
+    db_app = typer.Typer(help="The integration store's schema.", no_args_is_help=True)
+    keys_app = typer.Typer(help="The token vault's encryption keys.", no_args_is_help=True)
+    cli.add_typer(db_app, name="db")
+    cli.add_typer(keys_app, name="keys")
+
+    @cli.command("providers")
+    def list_providers() -> None:
+        """The registered providers: name, environment prefix, sandbox port and sync job."""
+        for provider in providers:
+            sync = provider.sync.job if provider.sync else "-"
+            typer.echo(f"{provider.name:<20} {provider.env_prefix + '_*':<12} sandbox :{provider.sandbox_port:<6} "
+                       f"sync {sync}  ({provider.title})")
+
+    @cli.command()
+    def gateway(
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+        port: int = typer.Option(4000, help="Port to listen on (the spec's redirect URIs use 4000)."),
+    ) -> None:
+        """Serve the HTTP API (migrates the store first)."""
+        with _config_errors():
+            settings = Settings.from_env(providers)
+            store = Store(settings.database_url)
+            oauth = OAuthEngine(store, Vault.from_env(), configured_providers(providers, settings))
+            application = create_app(store, oauth, settings, providers)
+            store.upgrade()
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        uvicorn.Server(server_config(application, host=host, port=port)).run()
+
+    @cli.command()
+    def sandbox(
+        host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+        port: list[str] = typer.Option(
+            [], metavar="PROVIDER=PORT",
+            help="A provider's port (repeatable); defaults: "
+                 + ", ".join(f"{p.name}={p.sandbox_port}" for p in providers) + ".",
+        ),
+    ) -> None:
+        """Serve the offline provider sandbox (one port per provider) until interrupted."""
+        with _config_errors():
+            ports = {**default_ports(providers), **_parse_ports(port, providers)}
+        serve_forever(host=host, providers=providers, ports=ports)
+
+    @db_app.command("upgrade")
+    def db_upgrade() -> None:
+        """Bring the store's schema to the newest migration (idempotent)."""
+        with _config_errors():
+            settings = Settings.from_env()
+            Store(settings.database_url).upgrade()
+        typer.echo(f"store schema is up to date ({_safe_url(settings.database_url)})")
+
+    keys_app.command("rotate")(keys_rotate)
+    cli.command()(token)
+    cli.command()(demo)
+    return cli
 
 
-@app.command()
-def sandbox(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    zoho_port: int = typer.Option(8801, help="Port of the Zoho sandbox."),
-    google_port: int = typer.Option(8802, help="Port of the Google sandbox."),
-    outlook_port: int = typer.Option(8803, help="Port of the Microsoft sandbox."),
-) -> None:
-    """Serve the offline provider sandbox (one port per provider) until interrupted."""
-    ports = {"zoho": zoho_port, "google_calendar": google_port, "outlook_calendar": outlook_port}
-    serve_forever(host=host, ports=ports)
+def _parse_ports(values: list[str], providers: Providers) -> dict[str, int]:
+    ports = {}
+    for value in values:
+        name, _, number = value.partition("=")
+        if name not in providers or not number.isdigit() or not 0 < int(number) < 65536:
+            raise ValueError(f"--port takes PROVIDER=PORT with one of {', '.join(providers.names)}, not {value!r}")
+        ports[name] = int(number)
+    return ports
 
 
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Bring the store's schema to the newest migration (idempotent)."""
-    with _config_errors():
-        settings = Settings.from_env()
-        Store(settings.database_url).upgrade()
-    typer.echo(f"store schema is up to date ({_safe_url(settings.database_url)})")
-
-
-@keys_app.command("rotate")
 def keys_rotate(
     batch_size: int = typer.Option(500, min=1, help="Credentials re-encrypted per transaction."),
 ) -> None:
@@ -113,7 +142,6 @@ def keys_rotate(
         raise typer.Exit(1)
 
 
-@app.command()
 def token(
     tenant: str = typer.Option(..., help="Tenant id the token acts for."),
     subject: str = typer.Option("local-dev", help="The acting user (the audit log's actor)."),
@@ -132,7 +160,6 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@app.command()
 def demo(
     exit_when_synced: bool = typer.Option(
         False, help="Stop once the demo tenants' first syncs finished (exit 1 if one failed)."
@@ -142,3 +169,6 @@ def demo(
     from lineup_integrations.devtools.demo import run_demo
 
     run_demo(exit_when_synced=exit_when_synced)
+
+
+app = build_cli()

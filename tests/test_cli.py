@@ -29,6 +29,7 @@ from lineup_integrations.core.settings import Settings
 from lineup_integrations.core.store import Credential, Integration, Store
 from lineup_integrations.core.vault import KeyRing, Vault
 from lineup_integrations.gateway.app import create_app
+from lineup_integrations.registry import PROVIDERS as REGISTRY
 from lineup_integrations.sandbox import SandboxHandle
 from tests.gateway.flows import (
     CALLBACK_URL,
@@ -63,6 +64,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.delenv(name, raising=False)
     database = tmp_path / "cli.db"
     monkeypatch.setenv("LINEUP_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("LINEUP_ENVIRONMENT", "sandbox")
     return database
 
 
@@ -150,7 +152,7 @@ def test_keys_rotate_leaves_real_credentials_readable_under_the_new_key_and_a_se
     point_env_at_sandbox(monkeypatch, sandbox_reset, CALLBACK_URL)
     monkeypatch.delenv("ENCRYPTION_KEY", raising=False)
     monkeypatch.setenv("LINEUP_DATABASE_URL", store.url)
-    providers = configured_providers(Settings.from_env())
+    providers = configured_providers(REGISTRY, Settings.from_env(REGISTRY))
     old = Vault(KeyRing.parse(f"old:{OLD_KEY}"))
     before = OAuthEngine(store, old, providers)
     integrations = {
@@ -253,9 +255,8 @@ def _read_until(stream: IO[str], marker: str) -> list[str]:
 
 def test_the_sandbox_command_serves_each_provider_on_its_port_until_terminated(spawn: Spawn) -> None:
     zoho, google, outlook = _free_ports(3)
-    process = spawn(
-        ["sandbox", "--zoho-port", str(zoho), "--google-port", str(google), "--outlook-port", str(outlook)], {}
-    )
+    process = spawn(["sandbox", "--port", f"zoho={zoho}", "--port", f"google_calendar={google}",
+                     "--port", f"outlook_calendar={outlook}"], {})
 
     assert process.stdout is not None
     lines = [_read_until(process.stdout, "sandbox:")[-1] for _ in range(3)]

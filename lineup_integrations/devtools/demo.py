@@ -28,12 +28,13 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from lineup_integrations.core.settings import PROJECT_ROOT
 from lineup_integrations.gateway.auth import mint_token
+from lineup_integrations.registry import PROVIDERS
+from lineup_integrations.zoho.provider import ZOHO
 
 GATEWAY_PORT = 4000
 DAGSTER_PORT = 3000
-SANDBOX_PORTS = {"zoho": 8801, "google_calendar": 8802, "outlook_calendar": 8803}
+CHECKOUT = Path(__file__).resolve().parents[2]  # the demo runs from a checkout: dagster.yaml lives there
 STARTUP_TIMEOUT_S = 120.0
 SYNC_TIMEOUT_S = 900.0
 
@@ -71,22 +72,21 @@ def demo_environment(data_dir: Path) -> dict[str, str]:
     generated = dict(line.split("=", 1) for line in secrets_file.read_text().split())
     dagster_home = data_dir / "dagster_home"
     dagster_home.mkdir(exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    sandbox = {name: f"http://127.0.0.1:{port}" for name, port in SANDBOX_PORTS.items()}
+    shutil.copyfile(CHECKOUT / "dagster.yaml", dagster_home / "dagster.yaml")
     callback = f"http://127.0.0.1:{GATEWAY_PORT}/api/v1/integrations/callback"
     environment = {
         **os.environ,
         **generated,
+        "LINEUP_ENVIRONMENT": "sandbox",
         "LINEUP_DATA_DIR": str(data_dir),
         "LINEUP_DATABASE_URL": f"sqlite:///{data_dir / 'lineup.db'}",
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_GRAPHQL_URL": f"http://127.0.0.1:{DAGSTER_PORT}/graphql",
     }
-    for provider, prefix in (("zoho", "ZOHO"), ("google_calendar", "GOOGLE"), ("outlook_calendar", "OUTLOOK")):
-        environment[f"{prefix}_BASE_URL"] = sandbox[provider]
-        environment[f"{prefix}_CLIENT_ID"] = f"sandbox-{provider}-client"
-        environment[f"{prefix}_CLIENT_SECRET"] = f"sandbox-{provider}-secret"
-        environment[f"{prefix}_REDIRECT_URI"] = callback
+    for provider in PROVIDERS:
+        for suffix in ("BASE_URL", "CLIENT_ID", "CLIENT_SECRET"):  # the sandbox's own, never a live client's
+            environment.pop(f"{provider.env_prefix}_{suffix}", None)
+        environment[f"{provider.env_prefix}_REDIRECT_URI"] = callback
     environment.pop("ENCRYPTION_KEYS", None)
     return environment
 
@@ -110,7 +110,7 @@ def process_group() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def start(processes: list[subprocess.Popen[bytes]], name: str, command: list[str], env: Mapping[str, str],
-          log_dir: Path, cwd: Path = PROJECT_ROOT) -> None:
+          log_dir: Path, cwd: Path = CHECKOUT) -> None:
     log = (log_dir / f"{name}.log").open("wb")
     processes.append(subprocess.Popen(command, env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True))
@@ -137,7 +137,7 @@ def mint(env: Mapping[str, str], tenant_id: str) -> str:
 
 def connect_tenant(tenant: DemoTenant, env: Mapping[str, str]) -> None:
     """Seed the tenant's Zoho organisation, then connect it exactly as a browser would."""
-    zoho = f"http://127.0.0.1:{SANDBOX_PORTS['zoho']}"
+    zoho = f"http://127.0.0.1:{ZOHO.sandbox_port}"
     gateway = f"http://127.0.0.1:{GATEWAY_PORT}"
     with httpx.Client(timeout=120) as http:
         account = http.post(f"{zoho}/_sandbox/accounts", json={"login": tenant.login, "dc": tenant.data_centre})
@@ -177,7 +177,7 @@ def wait_for_first_syncs(tenants: tuple[DemoTenant, ...], *, since: float) -> di
 
 
 def run_demo(*, exit_when_synced: bool = False) -> None:
-    data_dir = PROJECT_ROOT / ".data" / "demo"
+    data_dir = CHECKOUT / ".data" / "demo"
     env = demo_environment(data_dir)
     log_dir = data_dir / "logs"
     log_dir.mkdir(exist_ok=True)
@@ -185,11 +185,11 @@ def run_demo(*, exit_when_synced: bool = False) -> None:
     dagster = str(Path(sys.executable).with_name("dagster"))
     with process_group() as processes:
         start(processes, "sandbox", [exe, "sandbox"], env, log_dir)
-        wait_until_up(f"http://127.0.0.1:{SANDBOX_PORTS['zoho']}/_sandbox/stats", processes, "the sandbox")
+        wait_until_up(f"http://127.0.0.1:{ZOHO.sandbox_port}/_sandbox/stats", processes, "the sandbox")
         start(processes, "gateway", [exe, "gateway", "--port", str(GATEWAY_PORT)], env, log_dir)
         wait_until_up(f"http://127.0.0.1:{GATEWAY_PORT}/healthz", processes, "the gateway")
         # From DAGSTER_HOME, so Dagster finds its dagster.yaml where it looks (the project's copy is the source).
-        start(processes, "dagster", [dagster, "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-p", str(DAGSTER_PORT)],
+        start(processes, "dagster", [dagster, "dev", "-w", str(CHECKOUT / "workspace.yaml"), "-p", str(DAGSTER_PORT)],
               env, log_dir, cwd=Path(env["DAGSTER_HOME"]))
         wait_until_up(f"http://127.0.0.1:{DAGSTER_PORT}/server_info", processes, "Dagster")
         connecting_since = time.time()
@@ -205,7 +205,7 @@ def run_demo(*, exit_when_synced: bool = False) -> None:
         print(f"""
 Dagster UI     http://127.0.0.1:{DAGSTER_PORT}   (Assets › zoho: three tenant partitions)
 Gateway        http://127.0.0.1:{GATEWAY_PORT}/docs
-Sandbox        zoho http://127.0.0.1:8801  google http://127.0.0.1:8802  microsoft http://127.0.0.1:8803
+Sandbox        {"  ".join(f"{p.name} http://127.0.0.1:{p.sandbox_port}" for p in PROVIDERS)}
 Logs           {log_dir}
 
 Bearer token for tenant '{DEMO_TENANTS[0].tenant_id}':

@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 
 from lineup_integrations.core.oauth import OAuthEngine
+from lineup_integrations.core.provider import Providers
 from lineup_integrations.core.settings import Settings
 from lineup_integrations.core.store import Store
 from lineup_integrations.gateway.auth import signing_key
@@ -19,11 +20,12 @@ from lineup_integrations.gateway.logs import install_log_redaction, log_requests
 from lineup_integrations.gateway.provider_fields import registry_field_source
 from lineup_integrations.gateway.routes import health, integrations, mapping, sync
 from lineup_integrations.gateway.routes.mapping import use_provider_fields
+from lineup_integrations.registry import PROVIDERS
 
 ROUTERS: list[APIRouter] = [health.router, integrations.router, mapping.router, sync.router]
 
 
-def create_app(store: Store, oauth: OAuthEngine, settings: Settings) -> FastAPI:
+def create_app(store: Store, oauth: OAuthEngine, settings: Settings, providers: Providers = PROVIDERS) -> FastAPI:
     """The gateway application. Raises `AuthConfigError` when `LINEUP_API_JWT_SECRET` is unusable:
     a gateway that cannot verify tokens must not start. Migrations are the caller's job (the CLI
     runs them before serving)."""
@@ -32,13 +34,14 @@ def create_app(store: Store, oauth: OAuthEngine, settings: Settings) -> FastAPI:
     app.state.store = store
     app.state.oauth = oauth
     app.state.settings = settings
+    app.state.providers = providers
     app.state.jwt_key = jwt_key
     install_error_handlers(app)
     install_log_redaction()
     app.middleware("http")(log_requests)
     for router in ROUTERS:
         app.include_router(router)
-    use_provider_fields(app, registry_field_source(store, oauth))
+    use_provider_fields(app, registry_field_source(store, oauth, providers))
     return app
 
 

@@ -1,9 +1,10 @@
 """Launching a tenant's partition run through Dagster's GraphQL API (what the Lineup backend does too).
 
 Two calls: `addDynamicPartition` first — Dagster runs the asset body of a run launched for an
-unknown partition key before failing — then the run, with the partition as the
-`dagster/partition` tag (the GraphQL client has no partition argument) plus the `tenant` and
-`provider` tags the run queue limits by.
+unknown partition key before failing — then `launchRun`, with the partition as the
+`dagster/partition` tag plus the tags the run queue limits by. Plain GraphQL over httpx: the
+gateway imports no Dagster package. Messages never carry Dagster's internal URL (they reach API
+clients); the URL goes to the gateway's log instead.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+import logging
 
 import httpx
-from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from lineup_integrations.orchestration.partitions import TENANTS_PARTITION_SET
+from lineup_integrations.core.provider import TENANTS_PARTITION_SET
+
+logger = logging.getLogger(__name__)
 
 REPOSITORIES_QUERY = """
 query Repositories { repositoriesOrError { __typename
@@ -31,6 +33,25 @@ mutation AddTenant($repositorySelector: RepositorySelector!, $partitionsDefName:
     __typename
     ... on AddDynamicPartitionSuccess { partitionKey }
     ... on DuplicateDynamicPartitionError { partitionName }
+    ... on UnauthorizedError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+LAUNCH_RUN_MUTATION = """
+mutation LaunchRun($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { stepKey invalidOutputName }
+    ... on PipelineNotFoundError { message }
+    ... on RunConflict { message }
+    ... on ConflictingExecutionParamsError { message }
+    ... on PresetNotFoundError { message }
+    ... on NoModeProvidedError { message }
     ... on UnauthorizedError { message }
     ... on PythonError { message }
   }
@@ -54,11 +75,6 @@ class DagsterRunLauncher:
     def __init__(self, graphql_url: str, *, timeout: float = 30.0) -> None:
         self.graphql_url = graphql_url
         self.timeout = timeout
-        parts = urlsplit(graphql_url)
-        self._client = DagsterGraphQLClient(
-            parts.hostname or "127.0.0.1", port_number=parts.port, use_https=parts.scheme == "https",
-            timeout=int(timeout), path_prefix=parts.path.removesuffix("/graphql").rstrip("/"),
-        )  # fmt: skip
 
     def _graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         try:
@@ -66,7 +82,8 @@ class DagsterRunLauncher:
                                   timeout=self.timeout)
             response.raise_for_status()
         except httpx.HTTPError as error:
-            raise DagsterLaunchError(f"Dagster's GraphQL API is unreachable at {self.graphql_url}: {type(error).__name__}") from None
+            logger.warning("Dagster's GraphQL API at %s failed: %s", self.graphql_url, type(error).__name__)
+            raise DagsterLaunchError(f"Dagster's GraphQL API is unreachable ({type(error).__name__})") from None
         body = response.json()
         if body.get("errors"):
             raise DagsterLaunchError(f"Dagster's GraphQL API answered an error: {body['errors'][0].get('message')}")
@@ -96,10 +113,15 @@ class DagsterRunLauncher:
         """Launch `job_name` for one partition and return the run id."""
         where = self.locate_job(job_name)
         self.ensure_partition(where, partition_key)
-        try:
-            return self._client.submit_job_execution(
-                job_name, repository_location_name=where.location_name, repository_name=where.repository_name,
-                run_config=dict(run_config or {}), tags={**tags, "dagster/partition": partition_key},
-            )  # fmt: skip
-        except DagsterGraphQLClientError as error:
-            raise DagsterLaunchError(f"Dagster refused the run: {error.args[0] if error.args else 'unknown error'}") from None
+        all_tags = {**tags, "dagster/partition": partition_key}
+        result = self._graphql(LAUNCH_RUN_MUTATION, {"executionParams": {
+            "selector": {"repositoryLocationName": where.location_name, "repositoryName": where.repository_name,
+                         "jobName": job_name},
+            "runConfigData": dict(run_config or {}),
+            "executionMetadata": {"tags": [{"key": key, "value": value} for key, value in all_tags.items()]},
+        }})["launchRun"]  # fmt: skip
+        if result["__typename"] != "LaunchRunSuccess":
+            errors = result.get("errors")
+            reason = errors[0]["message"] if errors else result.get("message", "")
+            raise DagsterLaunchError(f"Dagster refused the run ({result['__typename']}): {reason}".rstrip(": "))
+        return str(result["run"]["runId"])

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from lineup_integrations.core.oauth import OAuthEngine
+from lineup_integrations.core.provider import Providers
 from lineup_integrations.core.settings import Settings
 from lineup_integrations.core.store import Store
 
@@ -23,6 +24,11 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_providers(request: Request) -> Providers:
+    return request.app.state.providers
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 OAuthDep = Annotated[OAuthEngine, Depends(get_oauth)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ProvidersDep = Annotated[Providers, Depends(get_providers)]

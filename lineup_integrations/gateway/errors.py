@@ -28,7 +28,7 @@ from lineup_integrations.core.oauth import (
     TokenRefreshError,
     UntrustedAccountsServerError,
 )
-from lineup_integrations.providers import UnknownProviderError
+from lineup_integrations.core.provider import UnknownProviderError
 
 
 class FieldProblem(BaseModel):

@@ -7,14 +7,14 @@ labelled by the `email` claim of the `id_token` Google returns for the `openid e
 once the engine has verified it against Google's keys (`/oauth2/v3/certs`), audience (our
 client id) and issuer.
 
-With `GOOGLE_BASE_URL` set (the sandbox), it stands in for accounts.google.com,
+With a base URL (the sandbox; `GOOGLE_BASE_URL`), it stands in for accounts.google.com,
 oauth2.googleapis.com and www.googleapis.com alike.
 """
 
 from __future__ import annotations
 
-from lineup_integrations.core.oauth import OAuthProviderConfig, base_url_from_env, client_registration, id_token_claim
-from lineup_integrations.core.settings import Settings
+from lineup_integrations.core.oauth import OAuthProviderConfig, id_token_claim
+from lineup_integrations.core.settings import ProviderSettings
 
 PROVIDER = "google_calendar"
 SCOPES = (
@@ -33,11 +33,9 @@ JWKS_PATH = "/oauth2/v3/certs"
 account_email = id_token_claim("email")
 
 
-def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthProviderConfig:
-    """Google's OAuth config: client from `GOOGLE_CLIENT_ID`/`_SECRET`/`_REDIRECT_URI`; hosts from
-    `base_url`, else `GOOGLE_BASE_URL`, else Google's."""
-    client = client_registration(settings, PROVIDER, "GOOGLE")
-    base = base_url_from_env("GOOGLE_BASE_URL", base_url)
+def oauth_config(client: ProviderSettings) -> OAuthProviderConfig:
+    """Google's OAuth config: the client registration, and Google's hosts or the `base_url` standing in for them."""
+    base = client.base_url
     token_host = base or REAL_TOKEN_HOST
     return OAuthProviderConfig(
         name=PROVIDER,

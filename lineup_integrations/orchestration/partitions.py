@@ -12,7 +12,7 @@ import re
 
 import dagster as dg
 
-TENANTS_PARTITION_SET = "tenants"
+from lineup_integrations.core.provider import TENANTS_PARTITION_SET
 tenant_partitions = dg.DynamicPartitionsDefinition(name=TENANTS_PARTITION_SET)
 
 # Letters, digits and a few separators; no "..." and no control characters (Dagster's rule), 128 max.

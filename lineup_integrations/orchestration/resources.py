@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -44,6 +45,22 @@ class VaultResource(dg.ConfigurableResource):
             environ = {k: v for k, v in (("ENCRYPTION_KEYS", self.encryption_keys), ("ENCRYPTION_KEY", self.encryption_key)) if v}
             self._vault = Vault(KeyRing.from_env(environ or os.environ))
         return self._vault
+
+
+@dataclass(frozen=True)
+class SharedResources:
+    """The resources every provider uses, built once and bound once by the code location
+    (`Definitions.merge` refuses two different objects under one key)."""
+
+    store: StoreResource
+    vault: VaultResource
+
+    @classmethod
+    def from_env(cls) -> SharedResources:
+        return cls(store=default_store_resource(), vault=default_vault_resource())
+
+    def as_dict(self) -> dict[str, dg.ConfigurableResource]:
+        return {"store": self.store, "vault": self.vault}
 
 
 def default_store_resource() -> StoreResource:

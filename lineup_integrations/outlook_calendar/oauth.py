@@ -10,7 +10,7 @@ brings back (`profile` adds `preferred_username`), once the engine has verified 
 tenant segment's keys (`/{tenant}/discovery/v2.0/keys`), audience (our client id) and issuer
 (`{login host}/{tid}/v2.0`, the token's own directory).
 
-With `OUTLOOK_BASE_URL` set (the sandbox), it stands in for login.microsoftonline.com and
+With a base URL (the sandbox; `OUTLOOK_BASE_URL`), it stands in for login.microsoftonline.com and
 graph.microsoft.com.
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import os
 
-from lineup_integrations.core.oauth import OAuthProviderConfig, base_url_from_env, client_registration, id_token_claim
-from lineup_integrations.core.settings import Settings
+from lineup_integrations.core.oauth import OAuthProviderConfig, id_token_claim
+from lineup_integrations.core.settings import ProviderSettings
 
 PROVIDER = "outlook_calendar"
 # `openid` makes Microsoft return the id_token that names the account; `profile` its username.
@@ -32,11 +32,10 @@ DEFAULT_TENANT = "common"
 account_object_id = id_token_claim("oid")
 
 
-def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthProviderConfig:
-    """Microsoft's OAuth config: client from `OUTLOOK_CLIENT_ID`/`_SECRET`/`_REDIRECT_URI`; hosts from
-    `base_url`, else `OUTLOOK_BASE_URL`, else Microsoft's; tenant segment from `OUTLOOK_TENANT`."""
-    client = client_registration(settings, PROVIDER, "OUTLOOK")
-    base = base_url_from_env("OUTLOOK_BASE_URL", base_url)
+def oauth_config(client: ProviderSettings) -> OAuthProviderConfig:
+    """Microsoft's OAuth config: the client registration, Microsoft's hosts or the `base_url`
+    standing in for them, and the tenant segment from `OUTLOOK_TENANT`."""
+    base = client.base_url
     tenant = (os.environ.get("OUTLOOK_TENANT") or DEFAULT_TENANT).strip()
     login_host = base or REAL_LOGIN_HOST
     endpoints = f"{login_host}/{tenant}/oauth2/v2.0"

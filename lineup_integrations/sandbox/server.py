@@ -2,8 +2,8 @@
 
 `running_sandbox()` is for tests and the demo (returns once every port accepts connections and
 stops the servers on exit); `serve_forever()` backs the `lineup-integrations sandbox` command.
-Each provider's `sandbox.py` supplies `SANDBOX_PROFILE` (its kit-level defaults) and
-`create_sandbox_app(state)`; a port is bound before its server starts, so a busy port fails at
+Each provider's sandbox package (its contract's `sandbox`) supplies `SANDBOX_PROFILE` (its
+kit-level defaults) and `create_sandbox_app(state)`; a port is bound before its server starts, so a busy port fails at
 once in the caller and `ports=None` means free ports chosen by the OS.
 """
 
@@ -20,11 +20,10 @@ from types import FrameType
 
 import uvicorn
 
-from lineup_integrations.providers import PROVIDERS, provider_module
+from lineup_integrations.core.provider import Provider, Providers
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox.kit import SandboxState
 
-DEFAULT_PORTS: Mapping[str, int] = {"zoho": 8801, "google_calendar": 8802, "outlook_calendar": 8803}
-ENV_PREFIXES: Mapping[str, str] = {"zoho": "ZOHO", "google_calendar": "GOOGLE", "outlook_calendar": "OUTLOOK"}
 STARTUP_TIMEOUT_SECONDS = 30.0
 
 
@@ -50,6 +49,7 @@ class SandboxHandle:
 
     _states: Mapping[str, SandboxState]
     _base_urls: Mapping[str, str]
+    _providers: Mapping[str, Provider]
 
     @property
     def providers(self) -> tuple[str, ...]:
@@ -68,11 +68,11 @@ class SandboxHandle:
             state.reset()
 
     def environment(self) -> dict[str, str]:
-        """The variables that point `Settings.from_env` at this sandbox: `<P>_BASE_URL`, `<P>_CLIENT_ID`,
-        `<P>_CLIENT_SECRET` for each provider (P = ZOHO, GOOGLE, OUTLOOK)."""
-        variables: dict[str, str] = {}
+        """The variables that point `Settings.from_env` at this sandbox: `LINEUP_ENVIRONMENT=sandbox`
+        and each provider's `<PREFIX>_BASE_URL`, `_CLIENT_ID` and `_CLIENT_SECRET`."""
+        variables: dict[str, str] = {"LINEUP_ENVIRONMENT": "sandbox"}
         for provider, state in self._states.items():
-            prefix = ENV_PREFIXES[provider]
+            prefix = self._providers[provider].env_prefix
             variables[f"{prefix}_BASE_URL"] = self.base_url(provider)
             variables[f"{prefix}_CLIENT_ID"] = state.config.client_id
             variables[f"{prefix}_CLIENT_SECRET"] = state.config.client_secret.get_secret_value()
@@ -81,19 +81,20 @@ class SandboxHandle:
 
 @contextmanager
 def running_sandbox(
-    providers: Sequence[str] = tuple(PROVIDERS),
+    providers: Providers = PROVIDERS,
     ports: Mapping[str, int] | None = None,
     host: str = "127.0.0.1",
 ) -> Iterator[SandboxHandle]:
-    """Serve `providers` in a daemon thread for the duration of the `with` block."""
+    """Serve `providers` in a daemon thread for the duration of the `with` block, each on its port
+    in `ports` (a free port for a provider not named there)."""
     states: dict[str, SandboxState] = {}
     servers: list[tuple[ReadyServer, socket.socket]] = []
     base_urls: dict[str, str] = {}
     try:
         for provider in providers:
-            module = provider_module(provider, "sandbox")
+            module = provider.sandbox.load()
             state = SandboxState(module.SANDBOX_PROFILE)
-            listener = _listen(host, (ports or {}).get(provider, 0))
+            listener = _listen(host, (ports or {}).get(provider.name, 0))
             config = uvicorn.Config(
                 module.create_sandbox_app(state),
                 log_config=None,
@@ -103,8 +104,8 @@ def running_sandbox(
                 timeout_graceful_shutdown=1,
             )
             servers.append((ReadyServer(config), listener))
-            states[provider] = state
-            base_urls[provider] = f"http://{host}:{listener.getsockname()[1]}"
+            states[provider.name] = state
+            base_urls[provider.name] = f"http://{host}:{listener.getsockname()[1]}"
     except BaseException:
         for _, listener in servers:
             listener.close()
@@ -127,7 +128,7 @@ def running_sandbox(
         for server, _ in servers:
             if not server.ready.wait(STARTUP_TIMEOUT_SECONDS) or failure or not server.started:
                 raise SandboxStartupError("the provider sandbox did not start") from (failure[0] if failure else None)
-        yield SandboxHandle(states, base_urls)
+        yield SandboxHandle(states, base_urls, {provider.name: provider for provider in providers})
     finally:
         for server, _ in servers:
             server.should_exit = True
@@ -155,8 +156,15 @@ async def _serve_all(servers: Sequence[tuple[ReadyServer, socket.socket]]) -> No
     await asyncio.gather(*(server.serve(sockets=[listener]) for server, listener in servers))
 
 
-def serve_forever(host: str = "127.0.0.1", ports: Mapping[str, int] = DEFAULT_PORTS) -> None:
-    """Serve every provider in `ports` until SIGINT or SIGTERM, printing where each listens."""
+def default_ports(providers: Providers = PROVIDERS) -> dict[str, int]:
+    """Each provider's own sandbox port (`Provider.sandbox_port`)."""
+    return {provider.name: provider.sandbox_port for provider in providers}
+
+
+def serve_forever(host: str = "127.0.0.1", providers: Providers = PROVIDERS,
+                  ports: Mapping[str, int] | None = None) -> None:
+    """Serve `providers` on their ports (`ports` over their defaults) until SIGINT or SIGTERM,
+    printing where each listens."""
     stop = threading.Event()
 
     def request_stop(_signal: int, _frame: FrameType | None) -> None:
@@ -164,7 +172,7 @@ def serve_forever(host: str = "127.0.0.1", ports: Mapping[str, int] = DEFAULT_PO
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with running_sandbox(providers=tuple(ports), ports=ports, host=host) as handle:
+        with running_sandbox(providers=providers, ports={**default_ports(providers), **(ports or {})}, host=host) as handle:
             for provider in handle.providers:
                 print(f"{provider} sandbox: {handle.base_url(provider)}  (control API: /_sandbox/)", flush=True)
             stop.wait()

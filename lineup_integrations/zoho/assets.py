@@ -19,6 +19,7 @@ from lineup_integrations.orchestration.partitions import tenant_partitions
 from lineup_integrations.orchestration.resources import StoreResource
 from lineup_integrations.orchestration.retries import permanent_failure, request_spec_retry
 from lineup_integrations.zoho.contacts import ContactsMapper, MappingRunResult
+from lineup_integrations.zoho.provider import CONTACTS_SYNC, ZOHO
 from lineup_integrations.zoho.pipeline import sync_and_map_contacts
 from lineup_integrations.zoho.resource import ZohoResource
 from lineup_integrations.zoho.sync import ContactsSync
@@ -40,7 +41,7 @@ CONTACTS = dg.AssetKey("contacts")
 
 
 @dg.multi_asset(
-    name="zoho_contacts",
+    name=CONTACTS_SYNC.op,
     specs=[
         dg.AssetSpec(RAW_CONTACTS, group_name=GROUP, kinds={"zoho", "sql"},
                      description="Zoho CRM Contacts of the tenant's organisation, as the API returns them (raw_records)."),
@@ -55,7 +56,7 @@ CONTACTS = dg.AssetKey("contacts")
     ],
     partitions_def=tenant_partitions,
     can_subset=True,
-    pool="zoho_api",
+    pool=ZOHO.pool,
 )
 def zoho_contacts(context: dg.AssetExecutionContext, config: ZohoSyncConfig, zoho: ZohoResource,
                   store: StoreResource) -> Iterator[dg.MaterializeResult]:

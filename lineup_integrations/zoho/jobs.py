@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from lineup_integrations.providers import PROVIDERS
+from lineup_integrations.core.provider import run_tags as tenant_run_tags
+from lineup_integrations.zoho.provider import CONTACTS_SYNC, ZOHO
 from lineup_integrations.zoho.assets import CONTACTS, RAW_CONTACTS
 
-SYNC_JOB_NAME = PROVIDERS["zoho"].sync_job or "zoho_contacts_sync"
+SYNC_JOB_NAME = CONTACTS_SYNC.job
 REMAP_JOB_NAME = "zoho_contacts_remap"
 
 # The one step runs in the run's own process: no step subprocess to start.
@@ -29,5 +30,5 @@ zoho_contacts_remap_job = dg.define_asset_job(
 
 
 def run_tags(tenant_id: str) -> dict[str, str]:
-    """Tags every Zoho run carries: the run queue limits one run per tenant and a few per provider."""
-    return {"tenant": tenant_id, "provider": "zoho"}
+    """Tags every Zoho run of a tenant carries (the run queue's limits key on them)."""
+    return tenant_run_tags(tenant_id, ZOHO.name)

@@ -9,7 +9,7 @@ anything else would receive our client secret. The token response's `api_domain`
 tenant's API calls go. Zoho answers token errors with HTTP 200 and an `error` field (handled by
 the engine's protocol layer), and reports a dead refresh token as `invalid_code`.
 
-With `ZOHO_BASE_URL` set (the sandbox), US is that base and every other data centre is `{base}/{dc}`,
+With a base URL (the sandbox; `ZOHO_BASE_URL`), US is that base and every other data centre is `{base}/{dc}`,
 for both the accounts server and the API domain.
 """
 
@@ -26,10 +26,8 @@ from lineup_integrations.core.oauth import (
     OAuthProviderConfig,
     TokenEndpoint,
     UntrustedAccountsServerError,
-    base_url_from_env,
-    client_registration,
 )
-from lineup_integrations.core.settings import Settings
+from lineup_integrations.core.settings import ProviderSettings
 
 PROVIDER = "zoho"
 US = "us"
@@ -119,11 +117,10 @@ def fetch_org_id(http: httpx.Client, granted: GrantedAccess) -> str | None:
     return str(org_id)
 
 
-def oauth_config(settings: Settings, *, base_url: str | None = None) -> OAuthProviderConfig:
-    """Zoho's OAuth config: client from `ZOHO_CLIENT_ID`/`_SECRET`/`_REDIRECT_URI`; hosts from
-    `base_url`, else `ZOHO_BASE_URL`, else the real data centres."""
-    client = client_registration(settings, PROVIDER, "ZOHO")
-    centres = ZohoDataCentres(data_centres(base_url_from_env("ZOHO_BASE_URL", base_url)))
+def oauth_config(client: ProviderSettings) -> OAuthProviderConfig:
+    """Zoho's OAuth config: the client registration, and the real data centres or, with a
+    `base_url`, the sandbox's layout of them."""
+    centres = ZohoDataCentres(data_centres(client.base_url))
     us = centres.for_region(US)
     return OAuthProviderConfig(
         name=PROVIDER,

@@ -5,28 +5,26 @@ before expiry under a per-integration lock, and once more on a 401 `INVALID_TOKE
 goes through the process's one pooled client for Zoho. Client id and secret come from the
 environment through `dg.EnvVar`; token state lives in the store, never on the resource.
 
-`ZohoSandboxResource` is the resource's twin for the demo and tests: the same code, pointed at
-the local sandbox (`lineup-integrations sandbox`) with the sandbox's client registration.
+`zoho_resource(settings, shared)` builds it for the environment the settings describe: the real
+hosts (`LINEUP_ENVIRONMENT=live`) or the local sandbox (`sandbox`), never one for the other.
 """
 
 import os
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, SecretStr
 
 from lineup_integrations.core.http import RetrySettings
 from lineup_integrations.core.mapping import ProviderField
 from lineup_integrations.core.oauth import OAuthEngine, OAuthProviderConfig
-from lineup_integrations.core.settings import ProviderCredentials, Settings
-from lineup_integrations.orchestration.resources import StoreResource, VaultResource
+from lineup_integrations.core.settings import DEFAULT_REDIRECT_URI, ProviderSettings
+from lineup_integrations.orchestration.resources import SharedResources, StoreResource, VaultResource
 from lineup_integrations.zoho import tenant_client
 from lineup_integrations.zoho.client import ZohoClient
 from lineup_integrations.zoho.oauth import oauth_config
 from lineup_integrations.zoho.tenant_client import ZohoClientSettings
 
 PROVIDER = "zoho"
-DEFAULT_REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback"
-SANDBOX_URL = "http://127.0.0.1:8801"
 
 
 class ZohoResource(dg.ConfigurableResource):
@@ -50,11 +48,9 @@ class ZohoResource(dg.ConfigurableResource):
         self._oauth = OAuthEngine(self.store.get(), self.vault.get(), {PROVIDER: self._oauth_config()})
 
     def _oauth_config(self) -> OAuthProviderConfig:
-        settings = Settings.from_env()
-        settings.providers[PROVIDER] = ProviderCredentials(
-            client_id=self.client_id, client_secret=self.client_secret, redirect_uri=self.redirect_uri
-        )
-        return oauth_config(settings, base_url=self.base_url)
+        return oauth_config(ProviderSettings(name=PROVIDER, client_id=self.client_id,
+                                             client_secret=SecretStr(self.client_secret),
+                                             redirect_uri=self.redirect_uri, base_url=self.base_url))
 
     @property
     def oauth(self) -> OAuthEngine:
@@ -77,23 +73,16 @@ class ZohoResource(dg.ConfigurableResource):
         return tenant_client.provider_fields(self.store.get(), self.oauth, tenant_id, entity)
 
 
-class ZohoSandboxResource(ZohoResource):
-    """The offline twin: the local sandbox's address and client registration, no secrets needed."""
-
-    client_id: str = "sandbox-zoho-client"
-    client_secret: str = "sandbox-zoho-secret"
-    base_url: str | None = SANDBOX_URL
-
-
-def zoho_resource_from_env(store: StoreResource, vault: VaultResource) -> ZohoResource:
-    """The real service when ZOHO_CLIENT_ID is set; otherwise the local sandbox twin (offline default)."""
-    if os.environ.get("ZOHO_CLIENT_ID"):
-        return ZohoResource(
-            client_id=dg.EnvVar("ZOHO_CLIENT_ID"),
-            client_secret=dg.EnvVar("ZOHO_CLIENT_SECRET"),
-            redirect_uri=os.environ.get("ZOHO_REDIRECT_URI", DEFAULT_REDIRECT_URI),
-            base_url=os.environ.get("ZOHO_BASE_URL") or None,
-            store=store,
-            vault=vault,
-        )
-    return ZohoSandboxResource(store=store, vault=vault)
+def zoho_resource(settings: ProviderSettings, shared: SharedResources) -> ZohoResource:
+    """The resource for `settings`: the client id and secret go through `dg.EnvVar` when they come
+    from the environment, so they never show in the Dagster UI's config (the sandbox's built-in
+    registration is no secret)."""
+    return ZohoResource(
+        client_id=dg.EnvVar("ZOHO_CLIENT_ID") if os.environ.get("ZOHO_CLIENT_ID") else settings.client_id,
+        client_secret=dg.EnvVar("ZOHO_CLIENT_SECRET") if os.environ.get("ZOHO_CLIENT_SECRET")
+        else settings.client_secret.get_secret_value(),
+        redirect_uri=settings.redirect_uri,
+        base_url=settings.base_url,
+        store=shared.store,
+        vault=shared.vault,
+    )

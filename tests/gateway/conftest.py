@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers
 from lineup_integrations.core.settings import Settings
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.app import create_app
@@ -25,12 +26,12 @@ def gateway_env(sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture
 def settings(gateway_env: SandboxHandle, store: Store) -> Settings:
-    return Settings.from_env().model_copy(update={"database_url": store.url})
+    return Settings.from_env(PROVIDERS).model_copy(update={"database_url": store.url})
 
 
 @pytest.fixture
 def oauth(store: Store, vault: Vault, settings: Settings) -> OAuthEngine:
-    return OAuthEngine(store, vault, configured_providers(settings))
+    return OAuthEngine(store, vault, configured_providers(PROVIDERS, settings))
 
 
 @pytest.fixture

@@ -17,12 +17,12 @@ from lineup_integrations.core.oauth.engine import access_token_context, refresh_
 from lineup_integrations.core.store import AuditEntry, Base, Credential, Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.auth import mint_token
+from lineup_integrations.registry import PROVIDERS as REGISTRY
 from lineup_integrations.sandbox import SandboxHandle
 
 JWT_SECRET = "gateway-tests-jwt-secret-0123456789abcdef"
 CALLBACK_URL = "http://testserver/api/v1/integrations/callback"
-PROVIDERS = ("zoho", "google_calendar", "outlook_calendar")
-ENV_PREFIXES = ("ZOHO", "GOOGLE", "OUTLOOK")
+PROVIDERS = REGISTRY.names
 
 # The field-mapping request of the spec (`POST /api/v1/integrations/mapping`).
 SPEC_EXAMPLE = {
@@ -38,8 +38,8 @@ SPEC_EXAMPLE = {
 def point_env_at_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxHandle, callback_url: str) -> None:
     for name, value in sandbox.environment().items():
         monkeypatch.setenv(name, value)
-    for prefix in ENV_PREFIXES:
-        monkeypatch.setenv(f"{prefix}_REDIRECT_URI", callback_url)
+    for provider in REGISTRY:
+        monkeypatch.setenv(f"{provider.env_prefix}_REDIRECT_URI", callback_url)
     monkeypatch.setenv("LINEUP_API_JWT_SECRET", JWT_SECRET)
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers
 from lineup_integrations.core.settings import Settings
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.app import create_app, server_config
@@ -38,8 +39,8 @@ def live_gateway(
     listener = socket.create_server(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
     point_env_at_sandbox(monkeypatch, sandbox_reset, f"{base_url}/api/v1/integrations/callback")
-    settings = Settings.from_env().model_copy(update={"database_url": store.url})
-    app = create_app(store, OAuthEngine(store, vault, configured_providers(settings)), settings)
+    settings = Settings.from_env(PROVIDERS).model_copy(update={"database_url": store.url})
+    app = create_app(store, OAuthEngine(store, vault, configured_providers(PROVIDERS, settings)), settings)
     server = ReadyServer(server_config(app, host="127.0.0.1", port=listener.getsockname()[1]))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()

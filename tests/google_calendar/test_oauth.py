@@ -15,6 +15,7 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.google_calendar.oauth import SCOPES, oauth_config
 from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
+    real_hosts,
     assert_nowhere_in_store,
     connect,
     sandbox_settings,
@@ -78,9 +79,8 @@ def test_refresh_token_comes_back_on_reconnect_and_replaces_the_old_grant(
 def test_config_defaults_to_googles_real_hosts_and_hides_the_secret(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sandbox: SandboxHandle
 ) -> None:
-    monkeypatch.delenv("GOOGLE_BASE_URL", raising=False)
     settings = sandbox_settings(sandbox, tmp_path)
-    config = oauth_config(settings)
+    config = oauth_config(real_hosts(settings, PROVIDER))
 
     assert config.authorize_url == "https://accounts.google.com/o/oauth2/v2/auth"
     assert config.token_url == "https://oauth2.googleapis.com/token"

@@ -13,6 +13,7 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.outlook_calendar.oauth import SCOPES, oauth_config
 from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
+    real_hosts,
     assert_nowhere_in_store,
     captured_logs,
     connect,
@@ -68,9 +69,8 @@ def test_refresh_sends_the_scope_and_stores_the_rotated_refresh_token(
 def test_config_tenant_segment_and_real_hosts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sandbox: SandboxHandle
 ) -> None:
-    monkeypatch.delenv("OUTLOOK_BASE_URL", raising=False)
     monkeypatch.setenv("OUTLOOK_TENANT", "organizations")
-    config = oauth_config(sandbox_settings(sandbox, tmp_path))
+    config = oauth_config(real_hosts(sandbox_settings(sandbox, tmp_path), PROVIDER))
 
     assert config.authorize_url == "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
     assert config.token_url == "https://login.microsoftonline.com/organizations/oauth2/v2.0/token"

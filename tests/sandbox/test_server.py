@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from lineup_integrations.sandbox import SandboxHandle, running_sandbox
-from lineup_integrations.core.settings import PROJECT_ROOT
+from lineup_integrations.registry import PROVIDERS
 
 
 def free_port() -> int:
@@ -24,7 +24,7 @@ def free_port() -> int:
 def test_running_sandbox_serves_the_given_ports_and_releases_them() -> None:
     port = free_port()
 
-    with running_sandbox(providers=["google_calendar"], ports={"google_calendar": port}) as handle:
+    with running_sandbox(providers=PROVIDERS.only(["google_calendar"]), ports={"google_calendar": port}) as handle:
         assert handle.providers == ("google_calendar",)
         assert handle.base_url("google_calendar") == f"http://127.0.0.1:{port}"
         assert httpx.get(f"http://127.0.0.1:{port}/_sandbox/stats").json()["provider"] == "google_calendar"
@@ -53,9 +53,9 @@ def test_handle_environment_points_clients_at_the_sandbox(sandbox_reset: Sandbox
 
 def test_serve_forever_prints_its_urls_and_stops_on_sigterm() -> None:
     port = free_port()
-    script = f"from lineup_integrations.sandbox import serve_forever; serve_forever(ports={{'zoho': {port}}})"
+    script = f"from lineup_integrations.sandbox import serve_forever; from lineup_integrations.registry import PROVIDERS; serve_forever(providers=PROVIDERS.only(['zoho']), ports={{'zoho': {port}}})"
     process = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT, env=os.environ.copy()
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
     )
     try:
         assert process.stdout is not None

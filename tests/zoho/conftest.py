@@ -14,6 +14,7 @@ import pytest
 
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers
 from lineup_integrations.core.settings import Settings
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.core.store import Integration, Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.app import create_app
@@ -120,8 +121,9 @@ def make_gateway(store: Store, vault: Vault, sandbox_reset: SandboxHandle,
     clients: list[TestClient] = []
 
     def make(graphql_url: str) -> TestClient:
-        settings = Settings.from_env().model_copy(update={"database_url": store.url, "dagster_graphql_url": graphql_url})
-        client = TestClient(create_app(store, OAuthEngine(store, vault, configured_providers(settings)), settings))
+        settings = Settings.from_env(PROVIDERS).model_copy(update={"database_url": store.url,
+                                                                    "dagster_graphql_url": graphql_url})
+        client = TestClient(create_app(store, OAuthEngine(store, vault, configured_providers(PROVIDERS, settings)), settings))
         clients.append(client)
         return client
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from lineup_integrations.core.oauth import (
     OAuthEngine,
@@ -18,6 +19,7 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.sandbox import SandboxHandle
 from lineup_integrations.zoho.oauth import REAL_DATA_CENTRES, SCOPES, oauth_config
 from tests.core.oauth.helpers import (
+    real_hosts,
     assert_nowhere_in_store,
     audit_entries,
     authorize,
@@ -169,9 +171,9 @@ def test_wrong_client_secret_is_reported_without_the_secret(
         monkeypatch.setenv(variable, value)
     settings = sandbox_settings(sandbox_reset, tmp_path)
     wrong_secret = "not-the-zoho-secret"
-    settings.providers[PROVIDER] = settings.providers[PROVIDER].model_copy(update={"client_secret": wrong_secret})
+    client = settings.providers[PROVIDER].model_copy(update={"client_secret": SecretStr(wrong_secret)})
     with httpx.Client(timeout=10.0) as http:
-        engine = OAuthEngine(store, vault, {PROVIDER: oauth_config(settings)}, http=http)
+        engine = OAuthEngine(store, vault, {PROVIDER: oauth_config(client)}, http=http)
         params = authorize(engine.begin("acme", PROVIDER, actor="user:test", login_hint=LOGIN))
         with pytest.raises(TokenExchangeError) as failed:
             engine.complete(PROVIDER, params)
@@ -184,8 +186,7 @@ def test_wrong_client_secret_is_reported_without_the_secret(
 def test_config_uses_the_real_data_centres_without_a_base_url(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sandbox: SandboxHandle
 ) -> None:
-    monkeypatch.delenv("ZOHO_BASE_URL", raising=False)
-    config = oauth_config(sandbox_settings(sandbox, tmp_path))
+    config = oauth_config(real_hosts(sandbox_settings(sandbox, tmp_path), PROVIDER))
 
     assert config.authorize_url == "https://accounts.zoho.com/oauth/v2/auth"
     assert {dc: config.endpoint_for_region(dc).token_url for dc in REAL_DATA_CENTRES} == {

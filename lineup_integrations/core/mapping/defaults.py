@@ -1,4 +1,5 @@
-"""The default mappings shipped as files: `mappings/<provider>/<entity>.yaml`, each with its own version.
+"""The default mappings shipped as files: `lineup_integrations/mappings/<provider>/<entity>.yaml`
+(package data), each with its own version.
 
 A tenant that never changed its mapping uses the file (its version 0); the file's own `version`
 says which edition of the defaults that is. Files are re-read when they change on disk.
@@ -13,9 +14,8 @@ from pathlib import Path
 import yaml
 
 from lineup_integrations.core.mapping.model import Mapping
-from lineup_integrations.core.settings import PROJECT_ROOT
 
-MAPPINGS_DIR = PROJECT_ROOT / "mappings"
+MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "mappings"  # lineup_integrations/mappings, package data
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 

@@ -8,8 +8,6 @@ from lineup_integrations.core.oauth.config import (
     GrantedAccess,
     OAuthProviderConfig,
     TokenEndpoint,
-    base_url_from_env,
-    client_registration,
     configured_providers,
     id_token_claim,
 )
@@ -45,8 +43,6 @@ __all__ = [
     "TokenExchangeError",
     "TokenRefreshError",
     "UntrustedAccountsServerError",
-    "base_url_from_env",
-    "client_registration",
     "configured_providers",
     "id_token_claim",
 ]

@@ -2,7 +2,7 @@
 
 The engine is provider-agnostic; everything that differs between Zoho, Google and Microsoft is a
 value or a hook of `OAuthProviderConfig`, built by each provider's `oauth.py`
-(`oauth_config(settings)`). The hooks exist for the two things that are not just URLs:
+(`oauth_config(provider_settings)`). The hooks exist for the two things that are not just URLs:
 - where token calls go can depend on the tenant (Zoho: one accounts server per data centre,
   named by the callback and validated against a fixed table), and
 - the provider's id of the connected account comes from a provider-specific place (Zoho's org
@@ -11,8 +11,6 @@ value or a hook of `OAuthProviderConfig`, built by each provider's `oauth.py`
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,34 +18,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from lineup_integrations.core.oauth.errors import OAuthConfigError
-from lineup_integrations.core.settings import ProviderCredentials, Settings
-from lineup_integrations.providers import PROVIDERS, provider_module
-
-_BASE_URL = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
-
-
-def base_url_from_env(variable: str, override: str | None = None) -> str | None:
-    """The base URL standing in for a provider's real hosts (the sandbox), without a trailing slash:
-    `override` if given, else the environment variable (`ZOHO_BASE_URL`, …); None means the real hosts."""
-    value = (override if override is not None else os.environ.get(variable) or "").strip().rstrip("/")
-    if not value:
-        return None
-    if not _BASE_URL.match(value):
-        raise OAuthConfigError(f"{variable} must be an http(s) URL without query or fragment")
-    return value
-
-
-def client_registration(settings: Settings, provider: str, env_prefix: str) -> ProviderCredentials:
-    """The provider's OAuth client from the settings, or a clear start-up error naming the variables."""
-    credentials = settings.providers.get(provider)
-    if credentials is None:
-        raise OAuthConfigError(
-            f"{provider} is not configured: set {env_prefix}_CLIENT_ID, {env_prefix}_CLIENT_SECRET "
-            f"and {env_prefix}_REDIRECT_URI"
-        )
-    return credentials
-
+from lineup_integrations.core.provider import Providers
+from lineup_integrations.core.settings import Settings
 
 @dataclass(frozen=True)
 class TokenEndpoint:
@@ -145,10 +117,6 @@ class OAuthProviderConfig(BaseModel):
         return TokenEndpoint(token_url=self.token_url, revoke_url=self.revoke_url)
 
 
-def configured_providers(settings: Settings) -> dict[str, OAuthProviderConfig]:
-    """The OAuth config of every registered provider whose client is configured in `settings`."""
-    return {
-        name: provider_module(name, "oauth").oauth_config(settings)
-        for name in PROVIDERS
-        if name in settings.providers
-    }
+def configured_providers(providers: Providers, settings: Settings) -> dict[str, OAuthProviderConfig]:
+    """The OAuth config of each of `providers` that `settings` enables."""
+    return {p.name: p.oauth_config(settings.providers[p.name]) for p in providers if p.name in settings.providers}

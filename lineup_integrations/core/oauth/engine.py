@@ -53,7 +53,7 @@ from lineup_integrations.core.oauth.tokens import AccessToken, TokenResponse
 from lineup_integrations.core.store import Credential, Integration, IntegrationStatus, Store, audit, upsert, utcnow
 from lineup_integrations.core.store.models import new_integration_id
 from lineup_integrations.core.vault import Vault
-from lineup_integrations.providers import UnknownProviderError
+from lineup_integrations.core.provider import UnknownProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -446,7 +446,7 @@ class OAuthEngine:
         try:
             return self.providers[provider]
         except KeyError:
-            raise UnknownProviderError(provider) from None
+            raise UnknownProviderError(provider, list(self.providers)) from None
 
     def _protocol(self, config: OAuthProviderConfig) -> OAuthProtocol:
         return OAuthProtocol(config, self.http)

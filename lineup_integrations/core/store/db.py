@@ -27,7 +27,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from lineup_integrations.core.deferred import Deferred
-from lineup_integrations.core.settings import PROJECT_ROOT
 from lineup_integrations.core.store.models import ApiUsage, AuditEntry, Base, SyncCursor
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 SQLITE_CACHE_KIB = 16_384
-ALEMBIC_DIR = PROJECT_ROOT / "alembic"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # shipped as package data
 
 
 def _dump_json(value: Any) -> str:
@@ -145,7 +144,7 @@ class Store:
         from alembic.config import Config
 
         config = Config()
-        config.set_main_option("script_location", str(ALEMBIC_DIR))
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         config.attributes["connection"] = connection
         return config

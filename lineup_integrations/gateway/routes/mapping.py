@@ -34,10 +34,10 @@ from lineup_integrations.core.mapping import (
     propose_mapping,
 )
 from lineup_integrations.gateway.auth import CurrentPrincipal
-from lineup_integrations.gateway.dependencies import StoreDep
+from lineup_integrations.core.provider import Providers
+from lineup_integrations.gateway.dependencies import ProvidersDep, StoreDep
 from lineup_integrations.gateway.errors import ApiError, ErrorResponse, FieldProblem
 from lineup_integrations.gateway.schemas import CamelModel
-from lineup_integrations.providers import PROVIDERS, UnknownProviderError
 
 router = APIRouter(
     prefix="/api/v1/integrations/mapping",
@@ -104,10 +104,9 @@ def _provider_fields(request: Request) -> ProviderFieldsSource:
 ProviderFieldsDep = Annotated[ProviderFieldsSource, Depends(_provider_fields)]
 
 
-def _entity(provider: str, entity: str | None) -> str:
+def _entity(providers: Providers, provider: str, entity: str | None) -> str:
     """The entity a request is about: the one it names, or the provider's only mappable one."""
-    if provider not in PROVIDERS:
-        raise UnknownProviderError(provider)
+    providers[provider]  # an unknown provider is the gateway's 400
     entities = default_entities(provider)
     if entity is None and len(entities) == 1:
         return entities[0]
@@ -122,11 +121,12 @@ def _entity(provider: str, entity: str | None) -> str:
 
 @router.post("", response_model=MappingVersionBody)
 def change_mapping(
-    body: MappingChangeRequest, principal: CurrentPrincipal, store: StoreDep, provider_fields: ProviderFieldsDep
+    body: MappingChangeRequest, principal: CurrentPrincipal, store: StoreDep, providers: ProvidersDep,
+    provider_fields: ProviderFieldsDep,
 ) -> MappingVersionBody:
     """Merge the rules into the tenant's active mapping and save the result as its new version
     (a request that changes nothing returns the active version unchanged)."""
-    entity = _entity(body.provider, body.entity)
+    entity = _entity(providers, body.provider, body.entity)
     fields = provider_fields(principal.tenant_id, body.provider, entity)
     try:
         versioned = propose_mapping(store, principal.tenant_id, body.provider, entity, body.mappings,
@@ -143,11 +143,12 @@ def change_mapping(
 def read_mapping(
     principal: CurrentPrincipal,
     store: StoreDep,
+    providers: ProvidersDep,
     provider: Annotated[str, Query(min_length=1, max_length=40)],
     entity: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
 ) -> MappingStateResponse:
     """The active version and every version, oldest first (version 0 is the default file)."""
-    chosen = _entity(provider, entity)
+    chosen = _entity(providers, provider, entity)
     active = active_mapping(store, principal.tenant_id, provider, chosen)
     history = mapping_history(store, principal.tenant_id, provider, chosen)
     return MappingStateResponse(active_version=active.version, active=MappingVersionBody.of(active),
@@ -155,9 +156,10 @@ def read_mapping(
 
 
 @router.post("/activate", response_model=MappingVersionBody)
-def activate(body: ActivateRequest, principal: CurrentPrincipal, store: StoreDep) -> MappingVersionBody:
+def activate(body: ActivateRequest, principal: CurrentPrincipal, store: StoreDep,
+             providers: ProvidersDep) -> MappingVersionBody:
     """Roll back (or forward) to an existing version; no rule is created."""
-    entity = _entity(body.provider, body.entity)
+    entity = _entity(providers, body.provider, body.entity)
     try:
         versioned = activate_mapping(store, principal.tenant_id, body.provider, entity, body.version,
                                      actor=principal.subject)

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import Field
 from sqlalchemy import select
 
+from lineup_integrations.core.provider import run_tags
 from lineup_integrations.core.store import Integration, IntegrationStatus, audit
 from lineup_integrations.gateway.auth import CurrentPrincipal
 from lineup_integrations.gateway.dagster_runs import DagsterLaunchError, DagsterRunLauncher
-from lineup_integrations.gateway.dependencies import StoreDep
+from lineup_integrations.gateway.dependencies import ProvidersDep, StoreDep
 from lineup_integrations.gateway.errors import ApiError, ErrorResponse
 from lineup_integrations.gateway.schemas import CamelModel
-from lineup_integrations.providers import provider_spec
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["sync"],
                    responses={status: {"model": ErrorResponse} for status in (400, 401, 409, 422, 502)})
@@ -48,10 +48,10 @@ def get_launcher(request: Request) -> DagsterRunLauncher:
 
 
 @router.post("/sync", response_model=SyncResponse)
-def trigger_sync(body: SyncRequest, principal: CurrentPrincipal, store: StoreDep,
+def trigger_sync(body: SyncRequest, principal: CurrentPrincipal, store: StoreDep, providers: ProvidersDep,
                  launcher: Annotated[DagsterRunLauncher, Depends(get_launcher)]) -> SyncResponse:
-    spec = provider_spec(body.provider)
-    if spec.sync_job is None or spec.sync_op is None:
+    sync = providers[body.provider].sync
+    if sync is None:
         raise ApiError(400, "sync_unavailable", f"provider {body.provider!r} has no sync job yet", field="provider")
     with store.session() as session:
         integration = session.scalar(select(Integration).where(
@@ -66,9 +66,9 @@ def trigger_sync(body: SyncRequest, principal: CurrentPrincipal, store: StoreDep
         config["since"] = since.isoformat()
     try:
         run_id = launcher.launch_partition_run(
-            spec.sync_job, principal.tenant_id,
-            tags={"tenant": principal.tenant_id, "provider": body.provider, "lineup/trigger": "api"},
-            run_config={"ops": {spec.sync_op: {"config": config}}},
+            sync.job, principal.tenant_id,
+            tags={**run_tags(principal.tenant_id, body.provider), "lineup/trigger": "api"},
+            run_config={"ops": {sync.op: {"config": config}}},
         )  # fmt: skip
     except DagsterLaunchError as error:
         raise ApiError(502, "dagster_unavailable", str(error)) from None

@@ -15,10 +15,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from lineup_integrations.core.oauth import OAuthEngine, configured_providers
-from lineup_integrations.core.settings import ProviderCredentials, Settings
+from lineup_integrations.core.oauth import OAuthEngine, OAuthProviderConfig, configured_providers
+from lineup_integrations.core.settings import ProviderSettings, Settings
 from lineup_integrations.core.store import AuditEntry, Base, Credential, Integration, Store
 from lineup_integrations.core.vault import Vault
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox import SandboxHandle
 
 REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback"
@@ -26,16 +27,19 @@ ENGINE_LOGGER = "lineup_integrations.core.oauth.engine"
 
 
 def sandbox_settings(sandbox: SandboxHandle, tmp_path: Path) -> Settings:
-    """Settings whose OAuth clients are the sandbox's registrations (what `make demo` configures)."""
-    providers = {
-        provider: ProviderCredentials(
-            client_id=sandbox.state(provider).config.client_id,
-            client_secret=sandbox.state(provider).config.client_secret,
-            redirect_uri=REDIRECT_URI,
-        )
-        for provider in sandbox.providers
-    }
-    return Settings(data_dir=tmp_path, database_url="sqlite://", providers=providers)
+    """Settings of `LINEUP_ENVIRONMENT=sandbox` pointed at this (free-port) sandbox, as `make demo` configures."""
+    environ = {**sandbox.environment(), "LINEUP_DATA_DIR": str(tmp_path), "LINEUP_DATABASE_URL": "sqlite://"}
+    return Settings.from_env(PROVIDERS.only(sandbox.providers), environ)
+
+
+def sandbox_oauth_configs(sandbox: SandboxHandle, tmp_path: Path) -> dict[str, OAuthProviderConfig]:
+    """The OAuth configs of the sandbox's providers, as the gateway builds them from the settings."""
+    return configured_providers(PROVIDERS, sandbox_settings(sandbox, tmp_path))
+
+
+def real_hosts(settings: Settings, provider: str) -> ProviderSettings:
+    """`provider`'s settings without a base URL: its real hosts, as in `LINEUP_ENVIRONMENT=live`."""
+    return settings.providers[provider].model_copy(update={"base_url": None})
 
 
 def sandbox_engine(
@@ -44,8 +48,9 @@ def sandbox_engine(
     """An engine whose providers point at the sandbox through the documented `<P>_BASE_URL` variables."""
     for variable, value in sandbox.environment().items():
         monkeypatch.setenv(variable, value)
+    settings = sandbox_settings(sandbox, tmp_path)
     with httpx.Client(timeout=10.0) as http:
-        yield OAuthEngine(store, vault, configured_providers(sandbox_settings(sandbox, tmp_path)), http=http)
+        yield OAuthEngine(store, vault, configured_providers(PROVIDERS, settings), http=http)
 
 
 def authorize(auth_url: str) -> dict[str, str]:

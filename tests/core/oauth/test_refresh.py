@@ -22,6 +22,7 @@ from lineup_integrations.core.store import Credential, Integration, IntegrationS
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
+    sandbox_oauth_configs,
     audit_entries,
     connect,
     control,
@@ -116,7 +117,7 @@ def test_rotated_refresh_token_is_stored_and_used_by_the_next_refresh(
     for variable, value in sandbox_reset.environment().items():
         monkeypatch.setenv(variable, value)
     with httpx.Client(timeout=10.0, event_hooks={"request": [record]}) as http:
-        engine = OAuthEngine(store, vault, configured_providers(sandbox_settings(sandbox_reset, tmp_path)), http=http)
+        engine = OAuthEngine(store, vault, sandbox_oauth_configs(sandbox_reset, tmp_path), http=http)
         control(sandbox_reset, provider, "config", {"access_token_ttl": SHORT_TTL})  # every token is expiring
         integration = connect(engine, "acme", provider, LOGIN)
         original = stored_refresh_token(store, vault, integration.id)

@@ -44,7 +44,7 @@ from lineup_integrations.sandbox.kit import (
     numeric_id,
     sandbox_profile,
 )
-from lineup_integrations.zoho.sandbox_crm import crm_routes
+from lineup_integrations.zoho.sandbox.crm import crm_routes
 
 US = "us"
 DATA_CENTRES: tuple[str, ...] = (US, "eu", "in", "au", "jp", "ca", "cn", "sa")

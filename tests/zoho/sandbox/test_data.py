@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lineup_integrations.zoho.sandbox_data import CrmUser, OrgContacts, RecordQuery
+from lineup_integrations.zoho.sandbox.data import CrmUser, OrgContacts, RecordQuery
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 

@@ -78,7 +78,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lineup_integrations.sandbox.control import CONTROL_PREFIX
 from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState
-from lineup_integrations.zoho.sandbox_data import (
+from lineup_integrations.zoho.sandbox.data import (
     DELETED_TYPES,
     DUPLICATE_CHECK_FIELDS,
     FIELDS_BY_NAME,

@@ -1,0 +1,13 @@
+"""Google Calendar as the rest of the system sees it (the provider contract, `core/provider.py`)."""
+
+from lineup_integrations.core.provider import ObjectRef, Provider
+from lineup_integrations.google_calendar.oauth import oauth_config
+
+GOOGLE_CALENDAR = Provider(
+    name="google_calendar",
+    title="Google Calendar",
+    env_prefix="GOOGLE",
+    oauth_config=oauth_config,
+    sandbox=ObjectRef("lineup_integrations.google_calendar.sandbox"),
+    sandbox_port=8802,
+)

@@ -1,0 +1,13 @@
+"""Outlook Calendar (Microsoft 365) as the rest of the system sees it (the provider contract, `core/provider.py`)."""
+
+from lineup_integrations.core.provider import ObjectRef, Provider
+from lineup_integrations.outlook_calendar.oauth import oauth_config
+
+OUTLOOK_CALENDAR = Provider(
+    name="outlook_calendar",
+    title="Outlook Calendar",
+    env_prefix="OUTLOOK",
+    oauth_config=oauth_config,
+    sandbox=ObjectRef("lineup_integrations.outlook_calendar.sandbox"),
+    sandbox_port=8803,
+)
