@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test postgres bench
+.PHONY: install demo test lint postgres bench
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,14 @@ postgres:
 demo: install
 	$(BIN)/lineup-integrations demo
 
-test: install postgres
+# Guard rails (run by `make test`, so CI runs them): lint and format, types, import contracts.
+lint: install
+	$(BIN)/ruff check lineup_integrations tests benchmarks
+	$(BIN)/ruff format --check lineup_integrations tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: install postgres lint
 	$(BIN)/pytest
 
 bench: install postgres

@@ -56,11 +56,11 @@ if str(ROOT) not in sys.path:  # run as a plain script from any directory
 from lineup_integrations.core.mapping import active_mapping, apply_inbound  # noqa: E402
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers  # noqa: E402
 from lineup_integrations.core.settings import Settings  # noqa: E402
-from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.core.store import RawRecord, Store  # noqa: E402
 from lineup_integrations.core.vault import KeyRing, Vault  # noqa: E402
 from lineup_integrations.devtools.local_postgres import LocalPostgres, PostgresUnavailable, local_postgres  # noqa: E402
 from lineup_integrations.orchestration.resources import StoreResource, VaultResource  # noqa: E402
+from lineup_integrations.registry import PROVIDERS  # noqa: E402
 from lineup_integrations.zoho.client import ZohoClient  # noqa: E402
 from lineup_integrations.zoho.contacts import CHUNK_SIZE  # noqa: E402
 from lineup_integrations.zoho.pipeline import sync_and_map_contacts  # noqa: E402
@@ -100,9 +100,8 @@ def sandbox_process() -> Iterator[SandboxProcess]:
 
     Readiness is the server's own announcement (`zoho sandbox: http://…`, printed after its
     sockets accept connections), read from its stdout; the process is stopped on exit."""
-    command = [sys.executable, "-c", "from lineup_integrations.cli import app; app()", "sandbox",
-               "--zoho-port", str(_free_port()), "--google-port", str(_free_port()),
-               "--outlook-port", str(_free_port())]  # fmt: skip
+    ports = [f"--port={provider.name}={_free_port()}" for provider in PROVIDERS]
+    command = [sys.executable, "-c", "from lineup_integrations.cli import app; app()", "sandbox", *ports]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         yield SandboxProcess(_announced_zoho_url(process), process.pid)
@@ -158,7 +157,9 @@ def point_at_sandbox(base_url: str, encryption_keys: str) -> None:
 def connect_tenant(store: Store, tenant_id: str, login: str) -> None:
     """The real OAuth flow through `OAuthEngine`: begin → the sandbox approves (302) → complete."""
     with httpx.Client(timeout=30.0) as http:
-        engine = OAuthEngine(store, Vault(KeyRing.from_env()), configured_providers(PROVIDERS, Settings.from_env(PROVIDERS)), http=http)
+        engine = OAuthEngine(
+            store, Vault(KeyRing.from_env()), configured_providers(PROVIDERS, Settings.from_env(PROVIDERS)), http=http
+        )
         auth_url = engine.begin(tenant_id, PROVIDER, actor="benchmark", login_hint=login)
         redirect = http.get(auth_url, follow_redirects=False)
         if redirect.status_code != 302:
@@ -196,8 +197,9 @@ def fetch_limit(client: ZohoClient) -> tuple[float, int]:
     """Seconds to fetch and parse every page of the sync's query, doing nothing else; and the records."""
     started = time.perf_counter()
     records = 0
-    for page in client.iter_contact_pages(fields=CONTACT_FIELDS, per_page=PER_PAGE,
-                                          sort_by="Modified_Time", sort_order="asc"):
+    for page in client.iter_contact_pages(
+        fields=CONTACT_FIELDS, per_page=PER_PAGE, sort_by="Modified_Time", sort_order="asc"
+    ):
         records += len(page.records)
     return time.perf_counter() - started, records
 
@@ -216,8 +218,9 @@ def full_sync(store: Store, client: ZohoClient) -> SyncTiming:
     started = time.perf_counter()
     stats, mapped = sync_and_map_contacts(store, client, TENANT, full_refresh=True, per_page=PER_PAGE)
     finished = time.perf_counter()
-    return SyncTiming(finished - started, finished - started - mapped.duration_s, mapped.duration_s, stats.fetched,
-                      mapped.upserted)
+    return SyncTiming(
+        finished - started, finished - started - mapped.duration_s, mapped.duration_s, stats.fetched, mapped.upserted
+    )
 
 
 def apply_inbound_alone(store: Store) -> tuple[float, int]:
@@ -252,8 +255,9 @@ class SyncCpu:
         return self.client_s + self.sandbox_s + self.database_s
 
     def minus(self, earlier: SyncCpu) -> SyncCpu:
-        return SyncCpu(self.client_s - earlier.client_s, self.sandbox_s - earlier.sandbox_s,
-                       self.database_s - earlier.database_s)
+        return SyncCpu(
+            self.client_s - earlier.client_s, self.sandbox_s - earlier.sandbox_s, self.database_s - earlier.database_s
+        )
 
 
 def process_tree_cpu_s(pid: int) -> float:
@@ -268,8 +272,9 @@ def process_tree_cpu_s(pid: int) -> float:
 
 
 def cpu_now(sandbox_pid: int, database_pid: int | None) -> SyncCpu:
-    return SyncCpu(time.process_time(), process_tree_cpu_s(sandbox_pid),
-                   process_tree_cpu_s(database_pid) if database_pid else 0.0)
+    return SyncCpu(
+        time.process_time(), process_tree_cpu_s(sandbox_pid), process_tree_cpu_s(database_pid) if database_pid else 0.0
+    )
 
 
 # -- per backend -----------------------------------------------------------------------------------
@@ -298,8 +303,16 @@ class BackendResult:
         return self.cpu.total_s / CORES / self.fetch_s
 
 
-def bench_backend(name: str, new_store_url: Iterator[str], login: str, contacts: int, rounds: int, *,
-                  sandbox_pid: int, database_pid: int | None) -> BackendResult:
+def bench_backend(
+    name: str,
+    new_store_url: Iterator[str],
+    login: str,
+    contacts: int,
+    rounds: int,
+    *,
+    sandbox_pid: int,
+    database_pid: int | None,
+) -> BackendResult:
     """`rounds` times, on a fresh migrated store: the full sync (and the CPU it cost) between two
     runs of the fetch limit, then `apply_inbound` alone over the payloads the sync landed. The
     round's fetch limit is the mean of the two around its sync: this machine's speed drifts by
@@ -328,9 +341,19 @@ def bench_backend(name: str, new_store_url: Iterator[str], login: str, contacts:
         finally:
             store.dispose()
     median = statistics.median
-    cpu = SyncCpu(median(c.client_s for c in cpus), median(c.sandbox_s for c in cpus), median(c.database_s for c in cpus))
-    return BackendResult(name, contacts, median(fetches), median(t.sync_s for t in timings),
-                         median(t.raw_s for t in timings), median(t.mapper_s for t in timings), median(applies), cpu)
+    cpu = SyncCpu(
+        median(c.client_s for c in cpus), median(c.sandbox_s for c in cpus), median(c.database_s for c in cpus)
+    )
+    return BackendResult(
+        name,
+        contacts,
+        median(fetches),
+        median(t.sync_s for t in timings),
+        median(t.raw_s for t in timings),
+        median(t.mapper_s for t in timings),
+        median(applies),
+        cpu,
+    )
 
 
 def checked_fetch_limit(client: ZohoClient, contacts: int) -> float:
@@ -423,8 +446,15 @@ def main() -> int:
                         print(f"postgres  SKIPPED: {error}")
                         continue
                     urls, database_pid = postgres_urls(server), server.pid
-                result = bench_backend(backend, urls, login, args.contacts, args.rounds,
-                                       sandbox_pid=sandbox_server.pid, database_pid=database_pid)
+                result = bench_backend(
+                    backend,
+                    urls,
+                    login,
+                    args.contacts,
+                    args.rounds,
+                    sandbox_pid=sandbox_server.pid,
+                    database_pid=database_pid,
+                )
                 results.append(result)
                 passed = result.ratio <= RATIO_TARGET
                 failed |= not passed
@@ -435,19 +465,28 @@ def main() -> int:
                       flush=True)  # fmt: skip
             for result in results:  # what the ratio can be on this machine, whatever the sync overlaps
                 cpu = result.cpu
-                print(f"cpu       {result.name:<8}  sync CPU s: client={cpu.client_s:.2f} sandbox={cpu.sandbox_s:.2f} "
-                      f"database={cpu.database_s:.2f} total={cpu.total_s:.2f}; on {CORES} cores it needs "
-                      f">= {cpu.total_s / CORES:.2f} s: ratio floor {result.ratio_floor:.2f}  (not a target)", flush=True)
+                print(
+                    f"cpu       {result.name:<8}  sync CPU s: client={cpu.client_s:.2f} sandbox={cpu.sandbox_s:.2f} "
+                    f"database={cpu.database_s:.2f} total={cpu.total_s:.2f}; on {CORES} cores it needs "
+                    f">= {cpu.total_s / CORES:.2f} s: ratio floor {result.ratio_floor:.2f}  (not a target)",
+                    flush=True,
+                )
             for result in results:  # mapping and writing the contacts inside the sync (part of the ratio above)
                 share = result.mapper_s / result.fetch_s
-                print(f"mapping   {result.name:<8}  contacts mapped + written in the sync {result.contacts} contacts: "
-                      f"{result.mapper_s:.2f} s = {share:.1%} of fetch limit  (part of the ratio above)", flush=True)
+                print(
+                    f"mapping   {result.name:<8}  contacts mapped + written in the sync {result.contacts} contacts: "
+                    f"{result.mapper_s:.2f} s = {share:.1%} of fetch limit  (part of the ratio above)",
+                    flush=True,
+                )
             for result in results:
                 share = result.apply_inbound_s / result.fetch_s
                 failed |= share >= MAPPING_SHARE_TARGET
-                print(f"mapping   {result.name:<8}  apply_inbound alone {result.contacts} payloads: "
-                      f"{result.apply_inbound_s:.2f} s = {share:.1%} of fetch limit  "
-                      f"target<{MAPPING_SHARE_TARGET:.0%}  {verdict(share < MAPPING_SHARE_TARGET)}", flush=True)
+                print(
+                    f"mapping   {result.name:<8}  apply_inbound alone {result.contacts} payloads: "
+                    f"{result.apply_inbound_s:.2f} s = {share:.1%} of fetch limit  "
+                    f"target<{MAPPING_SHARE_TARGET:.0%}  {verdict(share < MAPPING_SHARE_TARGET)}",
+                    flush=True,
+                )
 
             small, large = args.memory_sizes
             small_mb = peak_rss_mb(sandbox, folder, small)

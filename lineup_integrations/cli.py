@@ -30,7 +30,6 @@ from lineup_integrations.sandbox.server import default_ports, serve_forever
 CONFIG_ERROR_EXIT = 2
 
 
-
 @contextmanager
 def _config_errors() -> Iterator[None]:
     """Turn a configuration error into one line on stderr and exit code 2."""
@@ -59,8 +58,10 @@ def build_cli(providers: Providers = PROVIDERS) -> typer.Typer:
         """The registered providers: name, environment prefix, sandbox port and sync job."""
         for provider in providers:
             sync = provider.sync.job if provider.sync else "-"
-            typer.echo(f"{provider.name:<20} {provider.env_prefix + '_*':<12} sandbox :{provider.sandbox_port:<6} "
-                       f"sync {sync}  ({provider.title})")
+            typer.echo(
+                f"{provider.name:<20} {provider.env_prefix + '_*':<12} sandbox :{provider.sandbox_port:<6} "
+                f"sync {sync}  ({provider.title})"
+            )
 
     @cli.command()
     def gateway(
@@ -71,7 +72,9 @@ def build_cli(providers: Providers = PROVIDERS) -> typer.Typer:
         with _config_errors():
             settings = Settings.from_env(providers)
             store = Store(settings.database_url)
-            oauth = OAuthEngine(store, Vault.from_env(), configured_providers(providers, settings))
+            oauth = OAuthEngine(
+                store, Vault.from_env(), configured_providers(providers, settings), state_ttl=settings.oauth_state_ttl
+            )
             application = create_app(store, oauth, settings, providers)
             store.upgrade()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -81,9 +84,11 @@ def build_cli(providers: Providers = PROVIDERS) -> typer.Typer:
     def sandbox(
         host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
         port: list[str] = typer.Option(
-            [], metavar="PROVIDER=PORT",
+            [],
+            metavar="PROVIDER=PORT",
             help="A provider's port (repeatable); defaults: "
-                 + ", ".join(f"{p.name}={p.sandbox_port}" for p in providers) + ".",
+            + ", ".join(f"{p.name}={p.sandbox_port}" for p in providers)
+            + ".",
         ),
     ) -> None:
         """Serve the offline provider sandbox (one port per provider) until interrupted."""
@@ -124,8 +129,11 @@ def keys_rotate(
         store = Store(Settings.from_env().database_url)
     total = count_stale_credentials(store, vault)
     with Progress(
-        TextColumn("re-encrypting under key [bold]{task.fields[key]}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), transient=False,
+        TextColumn("re-encrypting under key [bold]{task.fields[key]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
     ) as progress:
         task = progress.add_task("rotate", total=total, key=vault.active_key_id)
         report = rotate_keys(store, vault, batch_size=batch_size, on_batch=lambda n: progress.advance(task, n))

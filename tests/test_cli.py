@@ -17,9 +17,9 @@ from typing import IO
 import httpx
 import jwt
 import pytest
+from click.testing import Result
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect, select
-from click.testing import Result
 from typer.testing import CliRunner
 
 from lineup_integrations.cli import app
@@ -90,8 +90,11 @@ def test_token_mints_a_bearer_token_the_gateway_accepts(
 
 @pytest.mark.parametrize(
     ("secret", "tenant", "complaint"),
-    [(None, "acme", "LINEUP_API_JWT_SECRET is not set"), ("short", "acme", "at least 32 bytes"),
-     (JWT_SECRET, "acme...corp", "invalid tenant id")],
+    [
+        (None, "acme", "LINEUP_API_JWT_SECRET is not set"),
+        ("short", "acme", "at least 32 bytes"),
+        (JWT_SECRET, "acme...corp", "invalid tenant id"),
+    ],
 )
 def test_token_refuses_a_missing_or_short_secret_and_a_tenant_that_is_no_partition_key(
     clean_env: Path, monkeypatch: pytest.MonkeyPatch, secret: str | None, tenant: str, complaint: str
@@ -178,8 +181,10 @@ def test_keys_rotate_leaves_real_credentials_readable_under_the_new_key_and_a_se
     assert sandbox_reset.state("zoho").authenticate(refreshed.value) is not None  # the refresh token opened
     assert after.complete("google_calendar", in_flight).tenant_id == "beta"
     with store.session() as session:
-        ciphertexts = {row.integration_id: (row.access_token, row.refresh_token, row.key_id)
-                       for row in session.scalars(select(Credential))}
+        ciphertexts = {
+            row.integration_id: (row.access_token, row.refresh_token, row.key_id)
+            for row in session.scalars(select(Credential))
+        }
     assert {key_id for _, _, key_id in ciphertexts.values()} == {"new"}
 
     second = runner.invoke(app, ["keys", "rotate"], env={"ENCRYPTION_KEYS": ROTATED_RING})
@@ -187,8 +192,10 @@ def test_keys_rotate_leaves_real_credentials_readable_under_the_new_key_and_a_se
     assert second.exit_code == 0, second.output
     assert "re-encrypted 0 credential(s) and 0 pending OAuth state(s)" in second.stdout
     with store.session() as session:
-        assert {row.integration_id: (row.access_token, row.refresh_token, row.key_id)
-                for row in session.scalars(select(Credential))} == ciphertexts
+        assert {
+            row.integration_id: (row.access_token, row.refresh_token, row.key_id)
+            for row in session.scalars(select(Credential))
+        } == ciphertexts
 
 
 def test_keys_rotate_fails_naming_credentials_it_cannot_open(
@@ -199,8 +206,14 @@ def test_keys_rotate_fails_naming_credentials_it_cannot_open(
     with store.session() as session:
         session.add(Integration(id="int-lost", tenant_id="acme", provider="zoho", status="connected"))
         session.flush()
-        session.add(Credential(integration_id="int-lost", key_id="stray", expires_at=dt.datetime.now(dt.UTC),
-                               access_token=stray.seal("1000.a", context=access_token_context("int-lost"))))
+        session.add(
+            Credential(
+                integration_id="int-lost",
+                key_id="stray",
+                expires_at=dt.datetime.now(dt.UTC),
+                access_token=stray.seal("1000.a", context=access_token_context("int-lost")),
+            )
+        )
 
     result = runner.invoke(app, ["keys", "rotate"], env={"ENCRYPTION_KEYS": ROTATED_RING})
 
@@ -229,8 +242,9 @@ def spawn() -> Iterator[Spawn]:
     started: list[subprocess.Popen[str]] = []
 
     def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-        process = subprocess.Popen([*CLI, *args], env={**os.environ, **env}, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [*CLI, *args], env={**os.environ, **env}, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         started.append(process)
         return process
 
@@ -255,8 +269,18 @@ def _read_until(stream: IO[str], marker: str) -> list[str]:
 
 def test_the_sandbox_command_serves_each_provider_on_its_port_until_terminated(spawn: Spawn) -> None:
     zoho, google, outlook = _free_ports(3)
-    process = spawn(["sandbox", "--port", f"zoho={zoho}", "--port", f"google_calendar={google}",
-                     "--port", f"outlook_calendar={outlook}"], {})
+    process = spawn(
+        [
+            "sandbox",
+            "--port",
+            f"zoho={zoho}",
+            "--port",
+            f"google_calendar={google}",
+            "--port",
+            f"outlook_calendar={outlook}",
+        ],
+        {},
+    )
 
     assert process.stdout is not None
     lines = [_read_until(process.stdout, "sandbox:")[-1] for _ in range(3)]
@@ -290,8 +314,9 @@ def test_the_gateway_command_migrates_the_store_then_serves_the_api(
     base = f"http://127.0.0.1:{port}"
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{base}/api/v1/integrations", headers={"Authorization": f"Bearer {token}"}).json() == []
-    connect = httpx.post(f"{base}/api/v1/integrations/connect", json={"provider": "zoho"},
-                         headers={"Authorization": f"Bearer {token}"})
+    connect = httpx.post(
+        f"{base}/api/v1/integrations/connect", json={"provider": "zoho"}, headers={"Authorization": f"Bearer {token}"}
+    )
     assert connect.json()["authUrl"].startswith(sandbox.base_url("zoho"))
     process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then re-raises the signal it caught (so the exit status says SIGTERM).

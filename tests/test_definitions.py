@@ -60,8 +60,12 @@ def test_live_without_a_client_id_fails_the_load_naming_the_variable(monkeypatch
 
 
 def test_live_points_the_provider_resource_at_the_real_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
-    environ = {"LINEUP_ENVIRONMENT": "live", "LINEUP_PROVIDERS": "zoho",
-               "ZOHO_CLIENT_ID": "1000.REAL", "ZOHO_CLIENT_SECRET": "real-secret"}
+    environ = {
+        "LINEUP_ENVIRONMENT": "live",
+        "LINEUP_PROVIDERS": "zoho",
+        "ZOHO_CLIENT_ID": "1000.REAL",
+        "ZOHO_CLIENT_SECRET": "real-secret",
+    }
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("ZOHO_BASE_URL", raising=False)
@@ -74,3 +78,15 @@ def test_sandbox_points_every_provider_at_its_local_twin() -> None:
     assert {name: s.base_url for name, s in settings.providers.items()} == {
         p.name: f"http://127.0.0.1:{p.sandbox_port}" for p in PROVIDERS
     }
+
+
+def test_the_contacts_checks_are_the_ones_that_can_fail_and_the_sync_step_is_in_the_provider_pool(
+    defs: dg.Definitions,
+) -> None:
+    from lineup_integrations.zoho.provider import ZOHO
+
+    repository = defs.get_repository_def()
+    checks = {key.name for key in repository.asset_graph.asset_check_keys if key.asset_key == dg.AssetKey("contacts")}
+    assert checks == {"raw_records_mapped", "no_open_dead_letters", "synced_recently", "contacts_have_email"}
+    sync = repository.get_job("zoho_contacts_sync")
+    assert {node.definition.pool for node in sync.graph.nodes} == {ZOHO.pool}

@@ -48,9 +48,10 @@ class RotationReport:
 def count_stale_credentials(store: Store, vault: Vault) -> int:
     """How many credentials are not yet under the active key (the work a rotation has left)."""
     with store.session() as session:
-        return session.scalar(
-            select(func.count()).select_from(Credential).where(Credential.key_id != vault.active_key_id)
-        ) or 0
+        return (
+            session.scalar(select(func.count()).select_from(Credential).where(Credential.key_id != vault.active_key_id))
+            or 0
+        )
 
 
 def rotate_keys(
@@ -121,8 +122,11 @@ def _rotate_pending_states(store: Store, vault: Vault) -> int:
     with store.locked_session() as session:
         states = session.scalars(
             select(OAuthState)
-            .where(OAuthState.used_at.is_(None), OAuthState.expires_at > dt.datetime.now(dt.UTC),
-                   OAuthState.code_verifier.is_not(None))
+            .where(
+                OAuthState.used_at.is_(None),
+                OAuthState.expires_at > dt.datetime.now(dt.UTC),
+                OAuthState.code_verifier.is_not(None),
+            )
             .with_for_update()
         ).all()
         for state in states:

@@ -33,8 +33,9 @@ class _Raised:
 _END = object()
 
 
-def read_ahead(produce: Callable[[P], T], start: P, after: Callable[[T], P | None], *, depth: int = 1,
-               name: str = "read-ahead") -> Iterator[T]:
+def read_ahead(
+    produce: Callable[[P], T], start: P, after: Callable[[T], P | None], *, depth: int = 1, name: str = "read-ahead"
+) -> Iterator[T]:
     """Yield `produce(start)`, then `produce(after(item))` for each item, until `after` gives None.
 
     The items are produced in order on one helper thread, at most `depth` of them ahead of the
@@ -60,7 +61,7 @@ def read_ahead(produce: Callable[[P], T], start: P, after: Callable[[T], P | Non
                 produced.put(_Produced(item))
                 position = after(item)
             produced.put(_END)
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer's thread
+        except BaseException as error:
             produced.put(_Raised(error))
 
     producer = threading.Thread(target=run, name=name, daemon=True)

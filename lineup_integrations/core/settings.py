@@ -78,8 +78,9 @@ class Settings(BaseModel):
             database_url=env.get("LINEUP_DATABASE_URL") or f"sqlite:///{data_dir / 'lineup.db'}",
             api_jwt_secret=SecretStr(jwt_secret) if jwt_secret else None,
             dagster_graphql_url=env.get("DAGSTER_GRAPHQL_URL") or DEFAULT_GRAPHQL_URL,
-            oauth_state_ttl=dt.timedelta(seconds=env.positive_int("LINEUP_OAUTH_STATE_TTL_SECONDS",
-                                                                  int(DEFAULT_OAUTH_STATE_TTL.total_seconds()))),
+            oauth_state_ttl=dt.timedelta(
+                seconds=env.positive_int("LINEUP_OAUTH_STATE_TTL_SECONDS", int(DEFAULT_OAUTH_STATE_TTL.total_seconds()))
+            ),
             providers={p.name: _provider_settings(p, environment, env) for p in enabled},
         )
 
@@ -97,8 +98,9 @@ def _enabled(providers: list[Provider], names: str | None) -> list[Provider]:
     wanted = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in by_name]
     if unknown:
-        raise SettingsError(f"LINEUP_PROVIDERS names unknown provider(s) {', '.join(unknown)}; "
-                            f"known: {', '.join(by_name)}")
+        raise SettingsError(
+            f"LINEUP_PROVIDERS names unknown provider(s) {', '.join(unknown)}; known: {', '.join(by_name)}"
+        )
     return [by_name[name] for name in wanted]
 
 
@@ -117,7 +119,9 @@ def _provider_settings(provider: Provider, environment: Environment, env: _Envir
     return ProviderSettings(
         name=provider.name,
         client_id=env.required(f"{prefix}_CLIENT_ID", f"{provider.title} in LINEUP_ENVIRONMENT=live"),
-        client_secret=SecretStr(env.required(f"{prefix}_CLIENT_SECRET", f"{provider.title} in LINEUP_ENVIRONMENT=live")),
+        client_secret=SecretStr(
+            env.required(f"{prefix}_CLIENT_SECRET", f"{provider.title} in LINEUP_ENVIRONMENT=live")
+        ),
         redirect_uri=redirect_uri,
         base_url=base_url,
     )
@@ -136,8 +140,10 @@ class _Environment:
     def required(self, name: str, needed_by: str) -> str:
         value = self.get(name)
         if value is None:
-            raise SettingsError(f"{name} is not set (needed by {needed_by}; "
-                                f"set LINEUP_ENVIRONMENT=sandbox to use the local sandbox instead)")
+            raise SettingsError(
+                f"{name} is not set (needed by {needed_by}; "
+                f"set LINEUP_ENVIRONMENT=sandbox to use the local sandbox instead)"
+            )
         return value
 
     def choice(self, name: str, kind: type[Environment], default: Environment) -> Environment:

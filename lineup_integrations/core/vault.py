@@ -42,9 +42,7 @@ def parse_key(raw: str) -> bytes:
         decoded = b""
     if len(decoded) == KEY_BYTES:
         return decoded
-    raise VaultConfigError(
-        f"an encryption key must be 32 characters or base64 of 32 bytes (got {len(raw)} characters)"
-    )
+    raise VaultConfigError(f"an encryption key must be 32 characters or base64 of 32 bytes (got {len(raw)} characters)")
 
 
 class KeyRing:
@@ -62,7 +60,7 @@ class KeyRing:
         self.active_id = active_id
 
     @classmethod
-    def parse(cls, spec: str) -> "KeyRing":
+    def parse(cls, spec: str) -> KeyRing:
         """Parse `id:key,id:key,…` (first active). Keys may be base64, so split on the first colon only."""
         keys: dict[str, bytes] = {}
         order: list[str] = []
@@ -81,7 +79,7 @@ class KeyRing:
         return cls(keys, order[0])
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "KeyRing":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> KeyRing:
         """`ENCRYPTION_KEYS` wins; `ENCRYPTION_KEY` alone means `default:<key>`. Neither is an error."""
         env = os.environ if environ is None else environ
         if env.get("ENCRYPTION_KEYS"):
@@ -108,7 +106,7 @@ class Vault:
         self.keyring = keyring
 
     @classmethod
-    def from_env(cls) -> "Vault":
+    def from_env(cls) -> Vault:
         return cls(KeyRing.from_env())
 
     @property
@@ -131,7 +129,9 @@ class Vault:
         try:
             plaintext = AESGCM(self.keyring.key(key_id)).decrypt(_unb64(nonce), _unb64(sealed), context.encode())
         except (InvalidTag, binascii.Error, ValueError):
-            raise VaultDecryptError("sealed value failed authentication (tampered, or opened in the wrong context)") from None
+            raise VaultDecryptError(
+                "sealed value failed authentication (tampered, or opened in the wrong context)"
+            ) from None
         return plaintext.decode()
 
     @staticmethod

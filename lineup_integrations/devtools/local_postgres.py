@@ -80,7 +80,9 @@ def local_postgres() -> Iterator[LocalPostgres]:
     port = _free_port()
     run(str(pg_bin / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {workdir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    run(str(pg_bin / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(workdir / "log"), "-w", "-t", "60", "start")
+    run(
+        str(pg_bin / "pg_ctl"), "-D", str(datadir), "-o", options, "-l", str(workdir / "log"), "-w", "-t", "60", "start"
+    )
     try:
         # The first line of postmaster.pid is the postmaster's process id.
         yield LocalPostgres(port=port, pid=int((datadir / "postmaster.pid").read_text().split()[0]))

@@ -9,10 +9,10 @@ clients); the URL goes to the gateway's log instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-import logging
 
 import httpx
 
@@ -78,8 +78,9 @@ class DagsterRunLauncher:
 
     def _graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         try:
-            response = httpx.post(self.graphql_url, json={"query": query, "variables": dict(variables or {})},
-                                  timeout=self.timeout)
+            response = httpx.post(
+                self.graphql_url, json={"query": query, "variables": dict(variables or {})}, timeout=self.timeout
+            )
             response.raise_for_status()
         except httpx.HTTPError as error:
             logger.warning("Dagster's GraphQL API at %s failed: %s", self.graphql_url, type(error).__name__)
@@ -106,10 +107,13 @@ class DagsterRunLauncher:
             "partitionKey": partition_key,
         })["addDynamicPartition"]  # fmt: skip
         if result["__typename"] not in ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError"):
-            raise DagsterLaunchError(f"Dagster refused the tenant partition: {result.get('message', result['__typename'])}")
+            raise DagsterLaunchError(
+                f"Dagster refused the tenant partition: {result.get('message', result['__typename'])}"
+            )
 
-    def launch_partition_run(self, job_name: str, partition_key: str, *, tags: Mapping[str, str],
-                             run_config: Mapping[str, Any] | None = None) -> str:
+    def launch_partition_run(
+        self, job_name: str, partition_key: str, *, tags: Mapping[str, str], run_config: Mapping[str, Any] | None = None
+    ) -> str:
         """Launch `job_name` for one partition and return the run id."""
         where = self.locate_job(job_name)
         self.ensure_partition(where, partition_key)

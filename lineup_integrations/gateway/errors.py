@@ -9,7 +9,7 @@ report where and what, never the input (only a provider name is ever quoted back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lineup_integrations.core.oauth import (
     AuthorizationDeniedError,
     IntegrationNotFoundError,
+    InvalidAuthorizationCodeError,
     InvalidStateError,
     OAuthError,
     ReauthorizationRequiredError,
@@ -60,12 +61,12 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         details: Sequence[FieldProblem] | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.body = ErrorBody(code=code, message=message, field=field, details=list(details) if details else None)
-        self.headers = headers
+        self.headers = dict(headers) if headers is not None else None
 
     def response(self) -> JSONResponse:
         return JSONResponse(
@@ -75,13 +76,17 @@ class ApiError(Exception):
         )
 
 
-# The HTTP status of each OAuth engine failure; the body's code is the engine's own stable `code`.
-# A failed code exchange or refresh is the provider refusing or failing (expired code, outage,
-# wrong client registration): a bad gateway rather than a bad request.
+# The HTTP status of each OAuth engine failure (first match wins); the body's code is the engine's
+# own stable `code` and its `field` the callback parameter at fault. A callback whose `code` is
+# missing, invalid, expired or already used is the caller's bad request (400, field `code`); any
+# other failed code exchange or refresh is the provider failing or unreachable (outage, network,
+# wrong client registration): a bad gateway. The messages name the provider's error code only,
+# never a URL, a token or the provider's description.
 _OAUTH_STATUS: tuple[tuple[type[OAuthError], int], ...] = (
     (InvalidStateError, 400),
     (AuthorizationDeniedError, 400),
     (UntrustedAccountsServerError, 400),
+    (InvalidAuthorizationCodeError, 400),
     (TokenExchangeError, 502),
     (TokenRefreshError, 502),
     (IntegrationNotFoundError, 404),
@@ -94,7 +99,7 @@ _HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "me
 def oauth_error(error: OAuthError) -> ApiError:
     """The API error for an OAuth engine failure (the engine's messages are secret-free by contract)."""
     status_code = next((status for error_type, status in _OAUTH_STATUS if isinstance(error, error_type)), 400)
-    return ApiError(status_code, error.code, str(error))
+    return ApiError(status_code, error.code, str(error), field=error.field)
 
 
 def _field_name(location: Sequence[Any]) -> str | None:
@@ -104,8 +109,10 @@ def _field_name(location: Sequence[Any]) -> str | None:
 
 
 def _validation_response(_request: Request, error: RequestValidationError) -> JSONResponse:
-    problems = [FieldProblem(field=_field_name(item.get("loc", ())), message=item.get("msg", "invalid value"))
-                for item in error.errors()]
+    problems = [
+        FieldProblem(field=_field_name(item.get("loc", ())), message=item.get("msg", "invalid value"))
+        for item in error.errors()
+    ]
     first = problems[0] if problems else FieldProblem(message="invalid request")
     message = f"{first.field}: {first.message}" if first.field else first.message
     return ApiError(422, "validation_error", message, field=first.field, details=problems).response()

@@ -64,7 +64,7 @@ async def log_requests(request: Request, call_next: Callable[[Request], Awaitabl
     started = time.perf_counter()
     try:
         response = await call_next(request)
-    except Exception as error:  # noqa: BLE001 - the boundary: nothing may escape unformatted
+    except Exception as error:
         error_logger.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
         response = internal_error()
     elapsed_ms = (time.perf_counter() - started) * 1000

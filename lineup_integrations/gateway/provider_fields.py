@@ -19,8 +19,9 @@ def registry_field_source(store: Store, oauth: OAuthEngine, providers: Providers
     def source(tenant_id: str, provider: str, entity: str) -> Sequence[ProviderField]:
         field_source = providers[provider].field_source
         if field_source is None:
-            raise ApiError(400, "mapping_unavailable", f"provider {provider!r} has no mappable fields yet",
-                           field="provider")
+            raise ApiError(
+                400, "mapping_unavailable", f"provider {provider!r} has no mappable fields yet", field="provider"
+            )
         try:
             return field_source(store, oauth, tenant_id, entity)
         except IntegrationNotConnectedError as error:

@@ -10,4 +10,5 @@ GOOGLE_CALENDAR = Provider(
     oauth_config=oauth_config,
     sandbox=ObjectRef("lineup_integrations.google_calendar.sandbox"),
     sandbox_port=8802,
+    definitions=ObjectRef("lineup_integrations.google_calendar.definitions:defs"),
 )

@@ -13,6 +13,7 @@ import re
 import dagster as dg
 
 from lineup_integrations.core.provider import TENANTS_PARTITION_SET
+
 tenant_partitions = dg.DynamicPartitionsDefinition(name=TENANTS_PARTITION_SET)
 
 # Letters, digits and a few separators; no "..." and no control characters (Dagster's rule), 128 max.

@@ -42,7 +42,11 @@ class VaultResource(dg.ConfigurableResource):
 
     def get(self) -> Vault:
         if self._vault is None:
-            environ = {k: v for k, v in (("ENCRYPTION_KEYS", self.encryption_keys), ("ENCRYPTION_KEY", self.encryption_key)) if v}
+            environ = {
+                k: v
+                for k, v in (("ENCRYPTION_KEYS", self.encryption_keys), ("ENCRYPTION_KEY", self.encryption_key))
+                if v
+            }
             self._vault = Vault(KeyRing.from_env(environ or os.environ))
         return self._vault
 

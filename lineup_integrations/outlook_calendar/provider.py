@@ -10,4 +10,5 @@ OUTLOOK_CALENDAR = Provider(
     oauth_config=oauth_config,
     sandbox=ObjectRef("lineup_integrations.outlook_calendar.sandbox"),
     sandbox_port=8803,
+    definitions=ObjectRef("lineup_integrations.outlook_calendar.definitions:defs"),
 )

@@ -8,8 +8,9 @@ calendar) only writes its own endpoints and gets fault injection and request cou
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable, Mapping, Sequence
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
@@ -54,12 +55,30 @@ async def form_params(request: Request, *, include_query: bool = False) -> dict[
     return params
 
 
-async def token_params(state: SandboxState, request: Request, *, include_query: bool = False) -> dict[str, str]:
+async def token_params(
+    state: SandboxState, request: Request, *, include_query: bool = False, basic_auth: bool = False
+) -> dict[str, str]:
     """The parameters of a token request (see `form_params`), counted by grant type in the
-    sandbox's stats before the provider checks anything."""
+    sandbox's stats before the provider checks anything. With `basic_auth` (a provider that accepts
+    `client_secret_basic`, as Google does and requests-oauthlib uses by default), HTTP Basic client
+    credentials (RFC 6749 §2.3.1, form-urlencoded id and secret) fill `client_id`/`client_secret`."""
     params = await form_params(request, include_query=include_query)
+    if basic_auth:
+        params = _basic_client_credentials(request.headers.get("authorization")) | params
     state.count_token_request(params.get("grant_type"))
     return params
+
+
+def _basic_client_credentials(authorization: str | None) -> dict[str, str]:
+    """`client_id` and `client_secret` of an `Authorization: Basic …` header; empty when there is none."""
+    scheme, _, encoded = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return {}
+    try:
+        client_id, sep, client_secret = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return {"client_id": unquote_plus(client_id), "client_secret": unquote_plus(client_secret)} if sep else {}
 
 
 def issue_code_from_query(

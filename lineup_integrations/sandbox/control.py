@@ -13,7 +13,7 @@ import datetime as dt
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from lineup_integrations.sandbox.kit import Fault, SandboxAccount, SandboxState
+from lineup_integrations.sandbox.kit import Fault, IssuedSecret, SandboxAccount, SandboxState
 
 CONTROL_PREFIX = "/_sandbox"
 
@@ -58,6 +58,9 @@ class ConfigUpdate(BaseModel):
     access_token_ttl: int | None = Field(None, ge=0)
     code_ttl: int | None = Field(None, ge=0)
     rotate_refresh_tokens: bool | None = None
+    redirect_uris: list[str] | None = Field(
+        None, description="replaces the registered redirect URIs (each compared exactly at authorize and token)"
+    )
 
 
 class ConfigView(BaseModel):
@@ -67,6 +70,23 @@ class ConfigView(BaseModel):
     access_token_ttl: int
     code_ttl: int
     rotate_refresh_tokens: bool
+    redirect_uris: list[str]
+
+
+class IssuedSecretView(BaseModel):
+    kind: str = Field(description="code, access_token or refresh_token")
+    value: str
+    login: str
+    client_id: str
+
+    @classmethod
+    def of(cls, secret: IssuedSecret) -> IssuedSecretView:
+        return cls(kind=secret.kind, value=secret.value, login=secret.login, client_id=secret.client_id)
+
+
+class IssuedSecrets(BaseModel):
+    count: int
+    tokens: list[IssuedSecretView]
 
 
 class ClockAdvance(BaseModel):
@@ -92,16 +112,21 @@ def control_router(state: SandboxState) -> APIRouter:
     - `POST /_sandbox/tokens/expire {"login"}`: that user's access tokens expire now → `{"expired": n}`.
     - `POST /_sandbox/tokens/revoke {"login"}`: revoke that user's grants (refresh → the provider's
       invalid-grant error, access tokens → 401) → `{"revoked": n}`.
+    - `GET /_sandbox/tokens?login=`: every code, access token and refresh token issued since the last
+      reset, live or not → `{"count", "tokens": [{"kind", "value", "login", "client_id"}]}`; leak tests
+      search logs, responses and tables for each value. (Test-only by nature: it hands out secrets.)
     - `GET /_sandbox/stats`: `{"token_requests", "token_requests_by_grant": {"authorization_code",
       "refresh_token"}, "accounts", "active_access_tokens", "active_refresh_tokens", "requests"}`.
     - `GET /_sandbox/requests?login=&account_id=&endpoint=`: `{"count", "by_endpoint": {"GET /path": n}}`
       of the request log (`endpoint` is a shell pattern over `"METHOD /path"`).
     - `GET|POST /_sandbox/config {"rotate_refresh_tokens", "access_token_ttl", "code_ttl",
-      "client_id", "client_secret"}`: read or change the switches (the secret is never shown).
+      "client_id", "client_secret", "redirect_uris"}`: read or change the switches (the secret is never
+      shown); `redirect_uris` replaces the client's registered redirect URIs (default `kit.DEFAULT_REDIRECT_URIS`).
     - `GET /_sandbox/clock`, `POST /_sandbox/clock/advance {"seconds"}`: the sandbox's clock, which
       expires codes and tokens; moving it forward avoids waiting in tests.
     - `POST /_sandbox/faults {"endpoint", "kind", "status", "retry_after", "delay", "login", "count"}`,
       `GET` lists the queue, `DELETE` empties it (see `kit.Fault`).
+    - `POST /_sandbox/keys/rotate`: a new id-token signing key (see `SandboxState.rotate_signing_key`) → `{"kid"}`.
     - `POST /_sandbox/reset`: back to a fresh sandbox.
     """
     router = APIRouter(prefix=CONTROL_PREFIX, tags=["sandbox control"])
@@ -129,6 +154,11 @@ def control_router(state: SandboxState) -> APIRouter:
     @router.post("/tokens/revoke")
     def revoke_tokens(body: LoginRequest) -> dict[str, int]:
         return {"revoked": state.revoke_grants(known_login(body.login))}
+
+    @router.get("/tokens")
+    def issued_tokens(login: str | None = None) -> IssuedSecrets:
+        tokens = [IssuedSecretView.of(secret) for secret in state.issued_secrets(login)]
+        return IssuedSecrets(count=len(tokens), tokens=tokens)
 
     @router.get("/stats")
     def stats() -> dict[str, object]:
@@ -171,6 +201,10 @@ def control_router(state: SandboxState) -> APIRouter:
     def clear_faults() -> list[Fault]:
         state.faults.clear()
         return state.faults.pending()
+
+    @router.post("/keys/rotate")
+    def rotate_signing_key() -> dict[str, str]:
+        return {"kid": state.rotate_signing_key()}
 
     @router.post("/reset")
     def reset() -> dict[str, bool]:

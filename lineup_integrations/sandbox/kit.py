@@ -35,6 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 DEFAULT_LOGIN = "sandbox.user@example.com"
 PKCE_METHODS = ("S256", "plain")  # the `code_challenge_method`s of RFC 7636
 ID_TOKEN_TTL = dt.timedelta(hours=1)
+DEFAULT_REDIRECT_URIS: tuple[str, ...] = (
+    "http://localhost:4000/api/v1/integrations/callback",  # the project's default `<P>_REDIRECT_URI`
+    "http://127.0.0.1:4000/api/v1/integrations/callback",  # `make demo`'s gateway
+    "http://testserver/api/v1/integrations/callback",  # the gateway under FastAPI's TestClient
+)
+"""What the sandbox's client registration allows as `redirect_uri` until `/_sandbox/config` changes it."""
 
 
 def numeric_id(digits: int) -> Callable[[], str]:
@@ -63,15 +69,65 @@ class SandboxConfig(BaseModel):
     rotate_refresh_tokens: bool = Field(
         False, description="every refresh returns a new refresh token; the old one stays valid"
     )
+    redirect_uris: tuple[str, ...] = Field(
+        DEFAULT_REDIRECT_URIS,
+        description="the client's registered redirect URIs; authorize and token accept only these, compared exactly",
+    )
+
+
+@dataclass(frozen=True)
+class AccessTokenGrant:
+    """What one access token is issued for: a format that renders claims (Microsoft's JWTs) reads it."""
+
+    account: SandboxAccount
+    client_id: str
+    scopes: tuple[str, ...]
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+
+
+AccessTokenMaker = Callable[["SandboxState", AccessTokenGrant], str]
+"""Renders a new access token's value; it must be unique (the sandbox looks tokens up by value)."""
+
+
+def opaque_token(prefix: str = "", nbytes: int = 32) -> Callable[[], str]:
+    """A factory of `prefix` + `nbytes` random bytes as URL-safe base64 (Google's `ya29.…`, `1//…`)."""
+
+    def new_token() -> str:
+        return prefix + secrets.token_urlsafe(nbytes)
+
+    return new_token
+
+
+def opaque_access_token(prefix: str = "", nbytes: int = 32) -> AccessTokenMaker:
+    """An `AccessTokenMaker` of opaque tokens (see `opaque_token`), whatever they are issued for."""
+    new_token = opaque_token(prefix, nbytes)
+
+    def make(_state: SandboxState, _grant: AccessTokenGrant) -> str:
+        return new_token()
+
+    return make
 
 
 @dataclass(frozen=True)
 class TokenFormat:
-    """Prefixes that make the sandbox's opaque tokens look like the provider's (`1000.` for Zoho)."""
+    """How the sandbox's tokens look, so that a client meets the provider's shapes and lengths
+    (Zoho's `1000.<hex>.<hex>`, Google's `ya29.…`, Microsoft's JWTs) rather than one generic string.
+    Every value must be unpredictable and unique: the sandbox finds tokens by value."""
 
-    access: str = ""
-    refresh: str = ""
-    code: str = ""
+    access: AccessTokenMaker = field(default_factory=opaque_access_token)
+    refresh: Callable[[], str] = field(default_factory=opaque_token)
+    code: Callable[[], str] = field(default_factory=opaque_token)
+
+
+@dataclass(frozen=True)
+class IssuedSecret:
+    """One secret value the sandbox handed out (`GET /_sandbox/tokens`), for leak tests to search for."""
+
+    kind: Literal["code", "access_token", "refresh_token"]
+    value: str = field(repr=False)
+    login: str
+    client_id: str
 
 
 @dataclass(frozen=True)
@@ -176,6 +232,7 @@ class Rejection(StrEnum):
     CODE_EXPIRED = "code_expired"
     CLIENT_MISMATCH = "client_mismatch"
     REDIRECT_URI_MISMATCH = "redirect_uri_mismatch"
+    REDIRECT_URI_NOT_REGISTERED = "redirect_uri_not_registered"
     PKCE_MISSING = "pkce_missing"
     PKCE_MISMATCH = "pkce_mismatch"
     UNKNOWN_REFRESH_TOKEN = "unknown_refresh_token"
@@ -470,6 +527,18 @@ class SandboxState:
             return ClientCheck.WRONG_SECRET
         return ClientCheck.OK
 
+    def is_registered_redirect_uri(self, redirect_uri: str | None) -> bool:
+        """Whether `redirect_uri` is one the client registered, character for character (scheme,
+        host, port, path, query and trailing slash all count), as the three providers compare it."""
+        return redirect_uri is not None and redirect_uri in self._config.redirect_uris
+
+    def register_redirect_uri(self, redirect_uri: str) -> SandboxConfig:
+        """Add a redirect URI to the client's registration (a no-op when it is there already)."""
+        with self._lock:
+            if redirect_uri in self._config.redirect_uris:
+                return self._config
+            return self.configure(redirect_uris=(*self._config.redirect_uris, redirect_uri))
+
     # -- codes and tokens ------------------------------------------------------------------------
 
     def has_live_grant(self, login: str, client_id: str) -> bool:
@@ -493,7 +562,7 @@ class SandboxState:
         code_challenge_method: str | None = None,
     ) -> str:
         """A fresh single-use code; `offline` says whether redeeming it yields a refresh token."""
-        value = self.profile.token_format.code + secrets.token_urlsafe(32)
+        value = self.profile.token_format.code()
         code = AuthorizationCode(
             value=value,
             login=account.login,
@@ -521,7 +590,8 @@ class SandboxState:
         """Exchange a code for tokens, or raise `GrantRejected`.
 
         A code is spent by its first redemption attempt, successful or not, except when the
-        request went to another data centre (`dc`): that server never saw the code.
+        request went to another data centre (`dc`): that server never saw the code. The
+        `redirect_uri` must be the authorize request's and still be registered.
         """
         with self._lock:
             entry = self._codes.get(code)
@@ -538,6 +608,8 @@ class SandboxState:
                 raise GrantRejected(Rejection.CODE_EXPIRED)
             if record.client_id != client_id:
                 raise GrantRejected(Rejection.CLIENT_MISMATCH)
+            if not self.is_registered_redirect_uri(redirect_uri):
+                raise GrantRejected(Rejection.REDIRECT_URI_NOT_REGISTERED)
             if record.redirect_uri != redirect_uri:
                 raise GrantRejected(Rejection.REDIRECT_URI_MISMATCH)
             _verify_pkce(record, code_verifier)
@@ -617,6 +689,23 @@ class SandboxState:
                 revoked=token.grant.revoked,
             )
 
+    def issued_secrets(self, login: str | None = None) -> list[IssuedSecret]:
+        """Every code, access token and refresh token the sandbox issued (since the last reset),
+        live or not, oldest first within each kind; only `login`'s when given."""
+        with self._lock:
+            secrets_: list[IssuedSecret] = [
+                IssuedSecret("code", value, code.login, code.client_id) for value, (code, _) in self._codes.items()
+            ]
+            secrets_ += [
+                IssuedSecret("access_token", value, token.grant.login, token.grant.client_id)
+                for value, token in self._access_tokens.items()
+            ]
+            secrets_ += [
+                IssuedSecret("refresh_token", value, grant.login, grant.client_id)
+                for value, grant in self._refresh_tokens.items()
+            ]
+        return [secret for secret in secrets_ if login is None or secret.login == login]
+
     def authenticate(self, access_token: str) -> SandboxAccount | None:
         """The account a bearer token acts for; None when unknown, expired or revoked."""
         info = self.lookup_access_token(access_token)
@@ -629,10 +718,14 @@ class SandboxState:
     def sign_id_token(self, claims: Mapping[str, object]) -> str:
         """An RS256 `id_token` for the registered client carrying the provider's `claims`; `aud`,
         `iat` and `exp` come from the sandbox (its clock). Verifiable with `jwks()`."""
-        kid, key = self._id_token_key()
         now = self.clock.now()
-        payload = {"aud": self._config.client_id, "iat": now, "exp": now + ID_TOKEN_TTL} | dict(claims)
-        return jwt.encode(payload, key, algorithm="RS256", headers={"kid": kid})
+        return self.sign_jwt({"aud": self._config.client_id, "iat": now, "exp": now + ID_TOKEN_TTL} | dict(claims))
+
+    def sign_jwt(self, claims: Mapping[str, object]) -> str:
+        """`claims` as an RS256 JWT with header `{"typ":"JWT","alg":"RS256","kid"}`, signed with the
+        key `jwks()` publishes (id tokens, and Microsoft's JWT-shaped access tokens)."""
+        kid, key = self._id_token_key()
+        return jwt.encode(dict(claims), key, algorithm="RS256", headers={"typ": "JWT", "kid": kid})
 
     def jwks(self) -> dict[str, list[dict[str, object]]]:
         """The public key set that verifies this sandbox's id tokens (a JWKS document)."""
@@ -640,12 +733,20 @@ class SandboxState:
         public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
         return {"keys": [public | {"kid": kid, "alg": "RS256", "use": "sig"}]}
 
+    def rotate_signing_key(self) -> str:
+        """Replace the id-token signing key (a provider rotating its keys): later id tokens name a
+        new `kid`, and `jwks()` publishes only the new key. Returns the new `kid`."""
+        with self._lock:
+            self._signing_key = (secrets.token_hex(8), rsa.generate_private_key(public_exponent=65537, key_size=2048))
+            return self._signing_key[0]
+
     def _id_token_key(self) -> tuple[str, rsa.RSAPrivateKey]:
-        """Made on first use (a sandbox that never issues an id token never pays for RSA key
-        generation) and kept across resets, like a provider's published keys."""
+        """Made on first use (a sandbox that never signs an id token or a JWT access token never
+        pays for RSA key generation) and kept across resets, like a provider's published keys."""
         with self._lock:
             if self._signing_key is None:
-                self._signing_key = (secrets.token_hex(8), rsa.generate_private_key(public_exponent=65537, key_size=2048))
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                self._signing_key = (secrets.token_hex(8), key)
             return self._signing_key
 
     # -- counters ------------------------------------------------------------------------------
@@ -673,7 +774,7 @@ class SandboxState:
     # -- internals -----------------------------------------------------------------------------
 
     def _new_refresh_token(self, grant: _Grant) -> str:
-        value = self.profile.token_format.refresh + secrets.token_urlsafe(32)
+        value = self.profile.token_format.refresh()
         self._refresh_tokens[value] = grant
         return value
 
@@ -686,13 +787,19 @@ class SandboxState:
         scopes: tuple[str, ...] | None = None,
     ) -> IssuedTokens:
         ttl = self._config.access_token_ttl
-        value = self.profile.token_format.access + secrets.token_urlsafe(32)
-        self._access_tokens[value] = _AccessToken(grant=grant, expires_at=self.clock.now() + dt.timedelta(seconds=ttl))
+        now = self.clock.now()
+        expires_at = now + dt.timedelta(seconds=ttl)
+        granted = scopes or grant.scopes
+        issued_for = AccessTokenGrant(
+            account=account, client_id=grant.client_id, scopes=granted, issued_at=now, expires_at=expires_at
+        )
+        value = self.profile.token_format.access(self, issued_for)
+        self._access_tokens[value] = _AccessToken(grant=grant, expires_at=expires_at)
         return IssuedTokens(
             access_token=value,
             refresh_token=refresh_token,
             expires_in=ttl,
-            scopes=scopes or grant.scopes,
+            scopes=granted,
             account=account,
         )
 

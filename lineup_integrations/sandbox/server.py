@@ -67,6 +67,13 @@ class SandboxHandle:
         for state in self._states.values():
             state.reset()
 
+    def register_redirect_uri(self, redirect_uri: str) -> None:
+        """Register `redirect_uri` with every provider's client (what `POST /_sandbox/config
+        {"redirect_uris"}` does per port), for a gateway whose callback is not a default one.
+        A reset forgets it."""
+        for state in self._states.values():
+            state.register_redirect_uri(redirect_uri)
+
     def environment(self) -> dict[str, str]:
         """The variables that point `Settings.from_env` at this sandbox: `LINEUP_ENVIRONMENT=sandbox`
         and each provider's `<PREFIX>_BASE_URL`, `_CLIENT_ID` and `_CLIENT_SECRET`."""

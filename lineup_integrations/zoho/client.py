@@ -327,7 +327,9 @@ def _parse_payload(status: int, payload: Any, parse: Callable[[dict[str, Any]], 
         return parse(payload)
     except ValidationError as exc:
         where = ".".join(str(part) for part in exc.errors(include_input=False)[0]["loc"])
-        raise ApiError(status, "UNEXPECTED_RESPONSE", f"unexpected response shape at {where}", provider=PROVIDER) from None
+        raise ApiError(
+            status, "UNEXPECTED_RESPONSE", f"unexpected response shape at {where}", provider=PROVIDER
+        ) from None
     except KeyError as exc:
         raise ApiError(status, "UNEXPECTED_RESPONSE", f"the response has no {exc}", provider=PROVIDER) from None
     except IndexError:

@@ -25,7 +25,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Text, cast, delete, exists, func, or_, select, tuple_
+from sqlalchemy import Connection, CursorResult, Engine, Text, cast, delete, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.gc_freeze import older_objects_frozen
@@ -47,9 +47,9 @@ from lineup_integrations.core.store import (
     Store,
     bulk_rows,
     bulk_upsert,
-    db_datetime,
     load_stream_state,
     save_stream_state,
+    table_of,
 )
 
 PROVIDER = "zoho"
@@ -59,8 +59,13 @@ CHUNK_SIZE = 5000
 CONTACT_COLUMNS = CONTACT_SCHEMA.field_names
 # What a chunk reads of each raw record: plain columns, no ORM objects (100,000 of them cost seconds);
 # the payload as its JSON text, decoded for the whole chunk in one orjson call.
-RAW_COLUMNS = (RawRecord.change_seq, RawRecord.external_id, cast(RawRecord.payload, Text).label("payload"),
-               RawRecord.deleted_at.is_not(None).label("deleted"), RawRecord.source_modified_at)
+RAW_COLUMNS = (
+    RawRecord.change_seq,
+    RawRecord.external_id,
+    cast(RawRecord.payload, Text).label("payload"),
+    RawRecord.deleted_at.is_not(None).label("deleted"),
+    RawRecord.source_modified_at,
+)
 # A chunk's contacts are written with `bulk_upsert`: this key, and these columns updated.
 CONTACT_KEY = ("tenant_id", "provider", EXTERNAL_ID)
 CONTACT_UPDATED = (*CONTACT_COLUMNS, "mapping_version", "source_modified_at", "synced_at")
@@ -143,8 +148,12 @@ class ContactsMapper:
             result.rebuilt = cursor.mapping_version is not None
             cursor = MappedCursor(mapping_version=mapping.version, default_version=mapping.default_version)
         # The next chunk is read and mapped on a helper thread while this one is written.
-        chunks = read_ahead(lambda after: self._map_chunk(after, mapping), cursor.keyset,
-                            lambda chunk: chunk.last if chunk else None, name="contacts-map")
+        chunks = read_ahead(
+            lambda after: self._map_chunk(after, mapping),
+            cursor.keyset,
+            lambda chunk: chunk.last if chunk else None,
+            name="contacts-map",
+        )
         for chunk in chunks:
             if chunk is None:
                 break
@@ -168,8 +177,11 @@ class ContactsMapper:
 
     def _has_contacts(self) -> bool:
         with self.store.engine.connect() as connection:
-            return bool(connection.scalar(select(exists().where(Contact.tenant_id == self.tenant_id,
-                                                                Contact.provider == PROVIDER))))
+            return bool(
+                connection.scalar(
+                    select(exists().where(Contact.tenant_id == self.tenant_id, Contact.provider == PROVIDER))
+                )
+            )
 
     def _mapping_and_checkpoint(self) -> tuple[VersionedMapping, MappedCursor, bool]:
         """The active mapping, the checkpoint, and whether the checkpoint was made with that mapping."""
@@ -181,8 +193,11 @@ class ContactsMapper:
     def _map_chunk(self, after: Keyset, mapping: VersionedMapping) -> MappedChunk | None:
         """The raw records after the keyset `after`, mapped; None when there are none left."""
         after_seq, after_external_id = after
-        changed = (RawRecord.change_seq > after_seq if after_external_id is None
-                   else tuple_(RawRecord.change_seq, RawRecord.external_id) > tuple_(after_seq, after_external_id))
+        changed = (
+            RawRecord.change_seq > after_seq
+            if after_external_id is None
+            else tuple_(RawRecord.change_seq, RawRecord.external_id) > tuple_(after_seq, after_external_id)
+        )
         # A plain read, not a store session: on SQLite those take the write lock (BEGIN IMMEDIATE),
         # and the writer of the previous chunk would wait out the busy handler's sleeps for it.
         with self.store.engine.connect() as connection:
@@ -198,39 +213,51 @@ class ContactsMapper:
         if not rows:
             return None
         live = [row for row in rows if not row.deleted]
-        chunk = MappedChunk(last=(rows[-1].change_seq, rows[-1].external_id),
-                            gone=[row.external_id for row in rows if row.deleted])
+        chunk = MappedChunk(
+            last=(rows[-1].change_seq, rows[-1].external_id), gone=[row.external_id for row in rows if row.deleted]
+        )
         if live:
             payloads = orjson.loads("[" + ",".join(row.payload or "null" for row in live) + "]")
-            to_db = db_datetime(connection)
-            modified_at = {row.external_id: to_db(row.source_modified_at) for row in live}
+            modified_at = {row.external_id: row.source_modified_at for row in live}
             chunk.contacts, chunk.rejected = self.map_records(payloads, modified_at, mapping, connection)
         return chunk
 
-    def map_records(self, payloads: list[dict[str, Any]], modified_at: Mapping[str, Any], mapping: VersionedMapping,
-                    bind: Connection | Engine) -> tuple[BulkRows, list[RejectedRecord]]:
-        """Zoho records → contact rows ready to write on `bind`'s backend, and the records a rule
-        rejected. `modified_at`: each record's source modification time as the store writes it
-        (`db_datetime`)."""
+    def map_records(
+        self,
+        payloads: list[dict[str, Any]],
+        modified_at: Mapping[str, dt.datetime | None],
+        mapping: VersionedMapping,
+        bind: Connection | Engine,
+    ) -> tuple[BulkRows, list[RejectedRecord]]:
+        """Zoho records → contact rows, and the records a rule rejected. `modified_at`: each record's
+        source modification time (aware) by external id. The rows hold plain values; the store
+        encodes them for `bind`'s backend (`bulk_rows`) here, so that this per-row work is done
+        wherever the mapping runs (while the chunk before is written, for a `SyncFollower`)."""
         batch = apply_inbound(payloads, mapping.mapping)
         mapped = _columns(batch.frame, (EXTERNAL_ID, *CONTACT_COLUMNS))
-        contacts = bulk_rows(bind, {
+        contacts = bulk_rows(bind, table_of(Contact), {
             "tenant_id": Same(self.tenant_id), "provider": Same(PROVIDER), **mapped,
             "mapping_version": Same(mapping.version),
             "source_modified_at": list(map(modified_at.get, mapped[EXTERNAL_ID])),
-            "synced_at": Same(db_datetime(bind)(dt.datetime.now(dt.UTC))),
+            "synced_at": Same(dt.datetime.now(dt.UTC)),
         }, key=CONTACT_KEY)  # fmt: skip
         return contacts, batch.rejected
 
-    def write_chunk(self, session: Session, chunk: MappedChunk, result: MappingRunResult, *,
-                    insert_first: bool = False, meanwhile: Callable[[], None] | None = None) -> None:
+    def write_chunk(
+        self,
+        session: Session,
+        chunk: MappedChunk,
+        result: MappingRunResult,
+        *,
+        insert_first: bool = False,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> None:
         """Delete the contacts of the chunk's deleted records, upsert its contacts (`insert_first`:
         they are most likely new; `meanwhile`: work run once while the database ingests them; see
         `bulk_upsert`) and dead-letter the records it rejected."""
         self.delete_contacts(session, chunk.gone, result)
         if chunk.contacts is not None:
-            bulk_upsert(session, Contact.__table__, chunk.contacts, update=CONTACT_UPDATED,
-                        insert_first=insert_first, meanwhile=meanwhile)
+            bulk_upsert(session, chunk.contacts, update=CONTACT_UPDATED, insert_first=insert_first, meanwhile=meanwhile)
             result.upserted += len(chunk.contacts)
         elif meanwhile is not None:
             meanwhile()
@@ -238,10 +265,14 @@ class ContactsMapper:
 
     def delete_contacts(self, session: Session, external_ids: Sequence[str], result: MappingRunResult) -> None:
         if external_ids:
-            result.deleted += session.execute(
-                delete(Contact).where(Contact.tenant_id == self.tenant_id, Contact.provider == PROVIDER,
-                                      Contact.external_id.in_(external_ids))
-            ).rowcount or 0
+            deleted: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # a DELETE's result
+                delete(Contact).where(
+                    Contact.tenant_id == self.tenant_id,
+                    Contact.provider == PROVIDER,
+                    Contact.external_id.in_(external_ids),
+                )
+            )
+            result.deleted += deleted.rowcount or 0
 
     def _dead_letter(self, session: Session, rejected: list[RejectedRecord], result: MappingRunResult) -> None:
         ids = [item.external_id for item in rejected]
@@ -249,9 +280,14 @@ class ContactsMapper:
             return
         # A record rejected again replaces its open letter instead of piling up copies.
         session.execute(
-            delete(DeadLetter).where(DeadLetter.tenant_id == self.tenant_id, DeadLetter.provider == PROVIDER,
-                                     DeadLetter.entity == ENTITY, DeadLetter.stage == "map",
-                                     DeadLetter.replayed_at.is_(None), DeadLetter.external_id.in_(ids))
+            delete(DeadLetter).where(
+                DeadLetter.tenant_id == self.tenant_id,
+                DeadLetter.provider == PROVIDER,
+                DeadLetter.entity == ENTITY,
+                DeadLetter.stage == "map",
+                DeadLetter.replayed_at.is_(None),
+                DeadLetter.external_id.in_(ids),
+            )
         )
         session.add_all(
             DeadLetter(tenant_id=self.tenant_id, provider=PROVIDER, entity=ENTITY, external_id=item.external_id,
@@ -271,9 +307,10 @@ class ContactsMapper:
                     .having(func.count() > 1).subquery()
                 )
             ) or 0  # fmt: skip
-            without_email = connection.scalar(
-                select(func.count()).where(*scope, or_(Contact.email.is_(None), Contact.email == ""))
-            ) or 0
+            without_email = (
+                connection.scalar(select(func.count()).where(*scope, or_(Contact.email.is_(None), Contact.email == "")))
+                or 0
+            )
         return ContactQuality(total=total, duplicate_external_ids=duplicated, without_email=without_email)
 
     def _load_cursor(self, session: Session) -> MappedCursor:
@@ -281,8 +318,9 @@ class ContactsMapper:
         return MappedCursor.model_validate(state) if state else MappedCursor()
 
     def save_cursor(self, session: Session, cursor: MappedCursor) -> None:
-        save_stream_state(session, tenant_id=self.tenant_id, provider=PROVIDER, stream=STREAM,
-                          state=cursor.model_dump(mode="json"))
+        save_stream_state(
+            session, tenant_id=self.tenant_id, provider=PROVIDER, stream=STREAM, state=cursor.model_dump(mode="json")
+        )
 
 
 class SyncFollower:
@@ -301,19 +339,28 @@ class SyncFollower:
     `contacts_are_new`: the tenant had no contacts when the sync began (its first), so the records
     it lands map to new contacts."""
 
-    def __init__(self, mapper: ContactsMapper, mapping: VersionedMapping, cursor: MappedCursor,
-                 result: MappingRunResult, *, contacts_are_new: bool = False) -> None:
+    def __init__(
+        self,
+        mapper: ContactsMapper,
+        mapping: VersionedMapping,
+        cursor: MappedCursor,
+        result: MappingRunResult,
+        *,
+        contacts_are_new: bool = False,
+    ) -> None:
         self.mapper = mapper
         self.mapping = mapping
         self.cursor = cursor
         self.result = result
         self.contacts_are_new = contacts_are_new
         self._pending: list[dict[str, Any]] = []
-        self._pending_modified: dict[str, Any] = {}
+        self._pending_modified: dict[str, dt.datetime | None] = {}
         self._pending_seq = 0
         self._mapped: MappedChunk | None = None  # mapped, written with the next chunk's page
 
-    def prepare(self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, Any]) -> None:
+    def prepare(
+        self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, dt.datetime | None]
+    ) -> None:
         """Hold the page's records (mapped in chunks, see `landed`)."""
         self._pending.extend(records)
         self._pending_modified.update(modified_at)
@@ -340,16 +387,18 @@ class SyncFollower:
         if written is None:
             self._map_pending()
         else:
-            self.mapper.write_chunk(session, written, self.result, insert_first=self.contacts_are_new,
-                                    meanwhile=self._map_pending)
+            self.mapper.write_chunk(
+                session, written, self.result, insert_first=self.contacts_are_new, meanwhile=self._map_pending
+            )
             self._checkpoint(session, written.last[0])
         self.result.duration_s += time.perf_counter() - started
 
     def _map_pending(self) -> None:
         if not self._pending:
             return
-        contacts, rejected = self.mapper.map_records(self._pending, self._pending_modified, self.mapping,
-                                                     self.mapper.store.engine)
+        contacts, rejected = self.mapper.map_records(
+            self._pending, self._pending_modified, self.mapping, self.mapper.store.engine
+        )
         self._mapped = MappedChunk(last=(self._pending_seq, None), gone=[], contacts=contacts, rejected=rejected)
         self._pending, self._pending_modified = [], {}
 
@@ -363,5 +412,5 @@ def _columns(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, list[Any]]:
     columns = {}
     for name in names:
         values = frame[name].to_numpy(dtype=object)
-        columns[name] = np.where(pd.isna(values), None, values).tolist()
+        columns[name] = list(np.where(pd.isna(values), None, values))
     return columns

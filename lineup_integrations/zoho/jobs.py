@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from lineup_integrations.core.provider import run_tags as tenant_run_tags
-from lineup_integrations.zoho.provider import CONTACTS_SYNC, ZOHO
 from lineup_integrations.zoho.assets import CONTACTS, RAW_CONTACTS
+from lineup_integrations.zoho.provider import CONTACTS_SYNC, ZOHO
 
 SYNC_JOB_NAME = CONTACTS_SYNC.job
 REMAP_JOB_NAME = "zoho_contacts_remap"

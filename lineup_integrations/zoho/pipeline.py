@@ -17,9 +17,16 @@ from lineup_integrations.zoho.contacts import CHUNK_SIZE, ContactsMapper, Mappin
 from lineup_integrations.zoho.sync import ContactsSync, SyncStats
 
 
-def sync_and_map_contacts(store: Store, client: ZohoClient, tenant_id: str, *, full_refresh: bool = False,
-                          since: dt.datetime | None = None, per_page: int = 200,
-                          mapping_chunk: int = CHUNK_SIZE) -> tuple[SyncStats, MappingRunResult]:
+def sync_and_map_contacts(
+    store: Store,
+    client: ZohoClient,
+    tenant_id: str,
+    *,
+    full_refresh: bool = False,
+    since: dt.datetime | None = None,
+    per_page: int = 200,
+    mapping_chunk: int = CHUNK_SIZE,
+) -> tuple[SyncStats, MappingRunResult]:
     """One sync pass (see `ContactsSync.run`) with its records mapped; the mapping's counts add up
     the three stages. Raises what the sync raises; whatever was committed stays (both checkpoints)."""
     mapper = ContactsMapper(store, tenant_id, chunk_size=mapping_chunk)

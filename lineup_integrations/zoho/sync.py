@@ -7,7 +7,8 @@ transaction as each page's records, so a run killed at any point resumes at the 
 had not committed, with no duplicate (records are upserted by id) and nothing lost.
 
 Fetching overlaps writing: the next pages are requested while the current one is written, and
-the next page is prepared (rows built, COPY text made) while the database ingests this one.
+the next page is prepared (its rows built and encoded by the store) while the database ingests
+this one.
 A `RawChangeListener` (the mapping step's `SyncFollower`) is told, in each transaction, what
 that transaction changed, so it can map the records the sync has already parsed.
 
@@ -28,10 +29,10 @@ import datetime as dt
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, CursorResult, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.deferred import Deferred
@@ -46,10 +47,9 @@ from lineup_integrations.core.store import (
     Store,
     bulk_rows,
     bulk_upsert,
-    db_datetime,
-    db_json,
     load_stream_state,
     save_stream_state,
+    table_of,
 )
 from lineup_integrations.zoho.client import ZohoClient
 from lineup_integrations.zoho.models import ContactPage, DeletedPage, DeletedRecord, PagePosition
@@ -79,9 +79,11 @@ class RawChangeListener(Protocol):
     written (`prepare`) and, inside the transaction that writes it, after (`landed`); likewise of
     deletions (`deleted`). `change_seq` grows with each page and each deletion."""
 
-    def prepare(self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, Any]) -> Any:
+    def prepare(
+        self, change_seq: int, records: list[dict[str, Any]], modified_at: Mapping[str, dt.datetime | None]
+    ) -> Any:
         """A page's `records` are about to be upserted (`modified_at`: their `source_modified_at`
-        by id, as written, `db_datetime`): do the work that needs no database. It runs outside any
+        by id, aware UTC datetimes): do the work that needs no database. It runs outside any
         transaction, perhaps while the page before is being written; pages come in order, and
         what it returns goes to `landed` in the transaction that writes them."""
 
@@ -131,10 +133,12 @@ def load_cursor(session: Session, tenant_id: str) -> ContactsCursor:
 
 
 def _save_cursor(session: Session, tenant_id: str, cursor: ContactsCursor) -> None:
-    save_stream_state(session, tenant_id=tenant_id, provider=PROVIDER, stream=STREAM, state=cursor.model_dump(mode="json"))
+    save_stream_state(
+        session, tenant_id=tenant_id, provider=PROVIDER, stream=STREAM, state=cursor.model_dump(mode="json")
+    )
 
 
-Page = ContactPage | DeletedPage | None
+AnyPage = TypeVar("AnyPage", ContactPage, DeletedPage)
 
 
 @dataclass
@@ -162,9 +166,16 @@ def parse_zoho_time(value: str | None) -> dt.datetime | None:
 class ContactsSync:
     """Runs one pass (or resumes one) for one tenant. Not thread-safe; one per run."""
 
-    def __init__(self, store: Store, client: ZohoClient, tenant_id: str, *, per_page: int = 200,
-                 listener: RawChangeListener | None = None,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: ZohoClient,
+        tenant_id: str,
+        *,
+        per_page: int = 200,
+        listener: RawChangeListener | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
         if not 100 <= per_page <= 200:
             raise ValueError("per_page must be between 100 and 200 (Zoho's page size limit is 200)")
         self.store = store
@@ -185,6 +196,11 @@ class ContactsSync:
 
     def _transaction(self) -> contextlib.AbstractContextManager[Session]:
         return self.store.session(on=self._connection)
+
+    def _held_connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("ContactsSync: a page was prepared outside a pass (run() holds the connection)")
+        return self._connection
 
     def _run(self, *, full_refresh: bool, since: dt.datetime | None) -> SyncStats:
         started = time.perf_counter()
@@ -222,16 +238,20 @@ class ContactsSync:
         )
 
     def _last_change_seq(self, session: Session) -> int:
-        return session.scalar(
-            select(func.coalesce(func.max(RawRecord.change_seq), 0)).where(
-                RawRecord.tenant_id == self.tenant_id, RawRecord.provider == PROVIDER, RawRecord.entity == ENTITY
+        return (
+            session.scalar(
+                select(func.coalesce(func.max(RawRecord.change_seq), 0)).where(
+                    RawRecord.tenant_id == self.tenant_id, RawRecord.provider == PROVIDER, RawRecord.entity == ENTITY
+                )
             )
-        ) or 0
+            or 0
+        )
 
     # -- paging with read-ahead ---------------------------------------------------------------------
 
-    def _pages(self, fetch: Callable[[PagePosition], Page],
-               start: PagePosition) -> Generator[tuple[Page, PagePosition | None], None, None]:
+    def _pages(
+        self, fetch: Callable[[PagePosition], AnyPage | None], start: PagePosition
+    ) -> Generator[tuple[AnyPage | None, PagePosition | None], None, None]:
         """Yield (page, position after it); the next pages are fetched while the caller writes this one."""
         pages = read_ahead(fetch, start, _position_after, depth=PAGES_AHEAD, name="zoho-prefetch")
         for page in pages:
@@ -289,10 +309,11 @@ class ContactsSync:
                 stats.pages += 1
                 self._restart_chain(cursor)
 
-    def _write_pages(self, pages: Iterator[tuple[Page, PagePosition | None]], cursor: ContactsCursor,
-                     stats: SyncStats) -> None:
+    def _write_pages(
+        self, pages: Iterator[tuple[ContactPage | None, PagePosition | None]], cursor: ContactsCursor, stats: SyncStats
+    ) -> None:
         """Write each page with the checkpoint after it, one transaction each. A page is prepared
-        (rows built, COPY text made, records handed to the listener) while the database ingests
+        (rows built and encoded by the store, records handed to the listener) while the database ingests
         the one before it; a failure to fetch or prepare it surfaces only once the page before is
         committed."""
         current = cursor.current_pass
@@ -325,7 +346,7 @@ class ContactsSync:
         with self._transaction() as session:
             _save_cursor(session, self.tenant_id, cursor)
 
-    def _prepare_page(self, fetched: tuple[Page, PagePosition | None] | None) -> _PreparedPage | None:
+    def _prepare_page(self, fetched: tuple[ContactPage | None, PagePosition | None] | None) -> _PreparedPage | None:
         """A fetched page made ready to write: everything that needs no database. None past the last."""
         if fetched is None:
             return None
@@ -334,29 +355,30 @@ class ContactsSync:
         if page is None or not page.records:
             return prepared
         seq = self._next_seq()
-        to_db = db_datetime(self._connection)
         external_ids = [str(record["id"]) for record in page.records]
         modified = [parse_zoho_time(record.get("Modified_Time")) for record in page.records]
         prepared.newest = max(filter(None, modified), default=None)
-        written = list(map(to_db, modified))
         prepared.fetched = len(page.records)
-        prepared.rows = bulk_rows(self._connection, {
+        # Plain values: the store encodes them (JSON, datetimes) for its backend, here, off the write.
+        prepared.rows = bulk_rows(self._held_connection(), table_of(RawRecord), {
             "tenant_id": Same(self.tenant_id), "provider": Same(PROVIDER), "entity": Same(ENTITY),
-            "external_id": external_ids, "payload": list(map(db_json, page.records)), "source_modified_at": written,
-            "deleted_at": Same(None), "change_seq": Same(seq), "fetched_at": Same(to_db(dt.datetime.now(dt.UTC))),
+            "external_id": external_ids, "payload": page.records, "source_modified_at": modified,
+            "deleted_at": Same(None), "change_seq": Same(seq), "fetched_at": Same(dt.datetime.now(dt.UTC)),
         }, key=RAW_KEY)  # fmt: skip
-        if self.listener is not None:  # with the times as written
-            prepared.for_listener = self.listener.prepare(seq, page.records, dict(zip(external_ids, written)))
+        if self.listener is not None:
+            prepared.for_listener = self.listener.prepare(
+                seq, page.records, dict(zip(external_ids, modified, strict=True))
+            )
         return prepared
 
-    def _write_page(self, session: Session, prepared: _PreparedPage, stats: SyncStats, *,
-                    meanwhile: Callable[[], None]) -> None:
+    def _write_page(
+        self, session: Session, prepared: _PreparedPage, stats: SyncStats, *, meanwhile: Callable[[], None]
+    ) -> None:
         """`prepared`'s records upserted (and the listener told), `meanwhile` run during the write."""
         if prepared.rows is None:
             meanwhile()
             return
-        bulk_upsert(session, RawRecord.__table__, prepared.rows, update=RAW_UPDATED,
-                    insert_first=self._records_are_new, meanwhile=meanwhile)
+        bulk_upsert(session, prepared.rows, update=RAW_UPDATED, insert_first=self._records_are_new, meanwhile=meanwhile)
         if self.listener is not None:
             self.listener.landed(session, prepared.for_listener)
         stats.fetched += prepared.fetched
@@ -374,11 +396,15 @@ class ContactsSync:
         if not live:
             return 0
         seq = self._next_seq()
-        table = RawRecord.__table__
+        table = table_of(RawRecord)
         session.connection().execute(
             update(table)
-            .where(table.c.tenant_id == self.tenant_id, table.c.provider == PROVIDER, table.c.entity == ENTITY,
-                   table.c.external_id == bindparam("b_external_id"))
+            .where(
+                table.c.tenant_id == self.tenant_id,
+                table.c.provider == PROVIDER,
+                table.c.entity == ENTITY,
+                table.c.external_id == bindparam("b_external_id"),
+            )
             .values(deleted_at=bindparam("b_deleted_at"), change_seq=seq),
             [{"b_external_id": external_id, "b_deleted_at": deleted_at[external_id]} for external_id in live],
         )
@@ -400,7 +426,7 @@ class ContactsSync:
             if current.mode == "full":
                 # The pass saw every live record: whatever it did not see was deleted at the source.
                 seq = self._next_seq()
-                result = session.execute(
+                result: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # an UPDATE's
                     update(RawRecord)
                     .where(and_(
                         RawRecord.tenant_id == self.tenant_id, RawRecord.provider == PROVIDER,
@@ -411,7 +437,9 @@ class ContactsSync:
                 )  # fmt: skip
                 stats.deleted += result.rowcount or 0
                 cursor.deleted_watermark = current.started_at - FIRST_DELETED_WATERMARK_MARGIN
-            if current.max_deleted and (cursor.deleted_watermark is None or current.max_deleted > cursor.deleted_watermark):
+            if current.max_deleted and (
+                cursor.deleted_watermark is None or current.max_deleted > cursor.deleted_watermark
+            ):
                 cursor.deleted_watermark = current.max_deleted
             if current.max_modified and (cursor.watermark is None or current.max_modified > cursor.watermark):
                 cursor.watermark = current.max_modified

@@ -53,15 +53,22 @@ def connected_integration(store: Store, tenant_id: str) -> Integration:
     return integration
 
 
-def zoho_client_for(store: Store, oauth: OAuthEngine, tenant_id: str, *, settings: ZohoClientSettings = ZohoClientSettings(),
-                    http: httpx.Client | None = None) -> ZohoClient:
+def zoho_client_for(
+    store: Store,
+    oauth: OAuthEngine,
+    tenant_id: str,
+    *,
+    settings: ZohoClientSettings = ZohoClientSettings(),
+    http: httpx.Client | None = None,
+) -> ZohoClient:
     """An authenticated client for the tenant's organisation, or `IntegrationNotConnectedError` before any call."""
     integration = connected_integration(store, tenant_id)
     tokens = oauth.token_holder(integration.id)
     token = tokens.current()
     with store.session() as session:
-        earlier_calls = api_calls_since(session, tenant_id=tenant_id, provider=PROVIDER,
-                                        since=dt.datetime.now(dt.UTC) - QUOTA_WINDOW)
+        earlier_calls = api_calls_since(
+            session, tenant_id=tenant_id, provider=PROVIDER, since=dt.datetime.now(dt.UTC) - QUOTA_WINDOW
+        )
 
     return ZohoClient(
         RetryingClient(http or shared_pool().client(PROVIDER), provider=PROVIDER, settings=settings.retry),
@@ -69,16 +76,18 @@ def zoho_client_for(store: Store, oauth: OAuthEngine, tenant_id: str, *, setting
         access_token=lambda: tokens.current().value,
         on_unauthorized=lambda stale: tokens.replace(stale).value,
         api_version=settings.api_version,
-        quota=RateLimitTracker(daily_budget=integration.daily_api_budget or settings.daily_credit_budget,
-                               earlier_calls=earlier_calls),
+        quota=RateLimitTracker(
+            daily_budget=integration.daily_api_budget or settings.daily_credit_budget, earlier_calls=earlier_calls
+        ),
     )
 
 
 def record_usage(store: Store, tenant_id: str, client: ZohoClient) -> None:
     """Count the client's calls against the tenant's rolling 24-hour quota (what later runs start from)."""
     with store.session() as session:
-        record_api_usage(session, tenant_id=tenant_id, provider=PROVIDER, calls=client.quota.calls,
-                         at=dt.datetime.now(dt.UTC))
+        record_api_usage(
+            session, tenant_id=tenant_id, provider=PROVIDER, calls=client.quota.calls, at=dt.datetime.now(dt.UTC)
+        )
 
 
 def provider_fields(store: Store, oauth: OAuthEngine, tenant_id: str, entity: str) -> list[ProviderField]:

@@ -244,8 +244,10 @@ def google_like_classifier(response: httpx.Response) -> ApiError:
     return error_for_status(response.status_code, reason, "denied", provider="google")
 
 
-@pytest.mark.parametrize(("reason", "attempts", "error_type"), [("rateLimitExceeded", 3, RateLimitedError),
-                                                                 ("forbiddenForNonOrganizer", 1, ScopeError)])
+@pytest.mark.parametrize(
+    ("reason", "attempts", "error_type"),
+    [("rateLimitExceeded", 3, RateLimitedError), ("forbiddenForNonOrganizer", 1, ScopeError)],
+)
 def test_provider_hook_decides_retryability(server, http_client, sleep, reason, attempts, error_type) -> None:
     body = json.dumps({"error": {"errors": [{"reason": reason}], "code": 403}}).encode()
     server.script = [Reply(403, body)] * 3
@@ -304,7 +306,13 @@ def test_quota_from_daily_budget_without_headers_over_a_rolling_day(server, http
     get_json(http, f"{server.url}/x", quota)
     get_json(http, f"{server.url}/x", quota)
     snapshot = quota.snapshot()
-    assert (snapshot.calls, snapshot.retries, snapshot.remaining, snapshot.limit, snapshot.source) == (3, 1, 7, 10, "budget")
+    assert (snapshot.calls, snapshot.retries, snapshot.remaining, snapshot.limit, snapshot.source) == (
+        3,
+        1,
+        7,
+        10,
+        "budget",
+    )
     now[0] = NOW + dt.timedelta(hours=23, minutes=59)
     assert quota.remaining == 7
     now[0] = NOW + dt.timedelta(hours=24, minutes=1)

@@ -34,13 +34,17 @@ def seed_credentials(
                 Integration(id=integration_id, tenant_id=f"{prefix}tenant-{index}", provider="zoho", status="connected")
             )
             session.flush()
-            session.add(Credential(
-                integration_id=integration_id,
-                access_token=vault.seal(access, context=access_token_context(integration_id)),
-                refresh_token=vault.seal(refresh, context=refresh_token_context(integration_id)) if refresh else None,
-                key_id=vault.active_key_id,
-                expires_at=now + dt.timedelta(hours=1),
-            ))
+            session.add(
+                Credential(
+                    integration_id=integration_id,
+                    access_token=vault.seal(access, context=access_token_context(integration_id)),
+                    refresh_token=vault.seal(refresh, context=refresh_token_context(integration_id))
+                    if refresh
+                    else None,
+                    key_id=vault.active_key_id,
+                    expires_at=now + dt.timedelta(hours=1),
+                )
+            )
             plaintexts[integration_id] = (access, refresh)
     return plaintexts
 
@@ -101,7 +105,7 @@ def test_a_run_that_dies_mid_way_leaves_every_row_readable_and_a_rerun_finishes(
 
     rows = stored(store)
     assert sorted(row.key_id for row in rows.values()) == ["new", "new", "old", "old", "old"]
-    for integration_id, row in rows.items():  # key_id says which key each row is under
+    for row in rows.values():  # key_id says which key each row is under
         assert Vault.key_id_of(row.access_token) == row.key_id
         if row.refresh_token is not None:
             assert Vault.key_id_of(row.refresh_token) == row.key_id
@@ -137,16 +141,25 @@ def test_an_unopenable_credential_is_reported_and_left_while_the_others_rotate(s
 
 def test_pending_oauth_state_verifiers_are_resealed_and_finished_ones_left(store: Store) -> None:
     now = dt.datetime.now(dt.UTC)
-    states = {"pending": (now + dt.timedelta(minutes=5), None), "used": (now + dt.timedelta(minutes=5), now),
-              "expired": (now - dt.timedelta(minutes=1), None)}
+    states = {
+        "pending": (now + dt.timedelta(minutes=5), None),
+        "used": (now + dt.timedelta(minutes=5), now),
+        "expired": (now - dt.timedelta(minutes=1), None),
+    }
     with store.session() as session:
         for name, (expires_at, used_at) in states.items():
             state_hash = hashlib.sha256(name.encode()).hexdigest()
-            session.add(OAuthState(
-                state_hash=state_hash, tenant_id="t1", provider="google_calendar",
-                code_verifier=OLD.seal(f"verifier-{name}", context=verifier_context(state_hash)),
-                redirect_uri="http://localhost/cb", expires_at=expires_at, used_at=used_at,
-            ))
+            session.add(
+                OAuthState(
+                    state_hash=state_hash,
+                    tenant_id="t1",
+                    provider="google_calendar",
+                    code_verifier=OLD.seal(f"verifier-{name}", context=verifier_context(state_hash)),
+                    redirect_uri="http://localhost/cb",
+                    expires_at=expires_at,
+                    used_at=used_at,
+                )
+            )
 
     report = rotate_keys(store, RING)
 

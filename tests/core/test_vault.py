@@ -48,8 +48,13 @@ def test_rotation_keeps_old_ciphertexts_readable_and_reseal_is_idempotent() -> N
 
 @pytest.mark.parametrize(
     "environ",
-    [{}, {"ENCRYPTION_KEY": "too-short"}, {"ENCRYPTION_KEYS": "nocolon"}, {"ENCRYPTION_KEYS": f"a:{KEY_A},a:{KEY_A}"},
-     {"ENCRYPTION_KEYS": f"bad id:{KEY_A}"}],
+    [
+        {},
+        {"ENCRYPTION_KEY": "too-short"},
+        {"ENCRYPTION_KEYS": "nocolon"},
+        {"ENCRYPTION_KEYS": f"a:{KEY_A},a:{KEY_A}"},
+        {"ENCRYPTION_KEYS": f"bad id:{KEY_A}"},
+    ],
 )
 def test_missing_or_malformed_keys_are_a_clear_start_up_error(environ: dict[str, str]) -> None:
     with pytest.raises(VaultConfigError) as error:

@@ -9,10 +9,10 @@ from fastapi.testclient import TestClient
 
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers
 from lineup_integrations.core.settings import Settings
-from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.app import create_app
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox import SandboxHandle
 from tests.gateway.flows import CALLBACK_URL, point_env_at_sandbox
 
@@ -31,7 +31,7 @@ def settings(gateway_env: SandboxHandle, store: Store) -> Settings:
 
 @pytest.fixture
 def oauth(store: Store, vault: Vault, settings: Settings) -> OAuthEngine:
-    return OAuthEngine(store, vault, configured_providers(PROVIDERS, settings))
+    return OAuthEngine(store, vault, configured_providers(PROVIDERS, settings), state_ttl=settings.oauth_state_ttl)
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ def point_env_at_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxHandle
         monkeypatch.setenv(name, value)
     for provider in REGISTRY:
         monkeypatch.setenv(f"{provider.env_prefix}_REDIRECT_URI", callback_url)
+    sandbox.register_redirect_uri(callback_url)  # the providers accept only registered redirect URIs
     monkeypatch.setenv("LINEUP_API_JWT_SECRET", JWT_SECRET)
 
 

@@ -11,8 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
+from lineup_integrations.core.oauth import OAuthEngine, configured_providers
+from lineup_integrations.core.settings import Settings
 from lineup_integrations.core.store import AuditEntry, Credential, Integration, OAuthState, Store
 from lineup_integrations.core.vault import Vault
+from lineup_integrations.gateway.app import create_app
+from lineup_integrations.registry import PROVIDERS as REGISTRY
 from lineup_integrations.sandbox import SandboxHandle
 from tests.gateway.flows import (
     JWT_SECRET,
@@ -43,8 +47,10 @@ def connect(client: TestClient, tenant: str, provider: str, login: str) -> None:
 
 def row_counts(store: Store) -> dict[str, int]:
     with store.session() as session:
-        return {model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
-                for model in (Integration, Credential, OAuthState, AuditEntry)}
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (Integration, Credential, OAuthState, AuditEntry)
+        }
 
 
 def error_of(response: httpx.Response) -> dict[str, str]:
@@ -259,6 +265,112 @@ def test_unknown_providers_are_refused_with_the_ones_available(client: TestClien
 def test_a_callback_without_provider_and_with_an_unknown_state_is_an_invalid_state(client: TestClient) -> None:
     response = client.get(CALLBACK, params={"code": "c", "state": "never-issued"})
     assert response.status_code == 400 and error_of(response)["code"] == "invalid_state"
+
+
+# -- callbacks whose code is refused, and provider failures -------------------------------------------------
+
+
+def refused_code(
+    case: str, params: dict[str, str], client: TestClient, sandbox: SandboxHandle, provider: str
+) -> dict[str, str]:
+    """The callback parameters of `params`' (valid) state with a code that is `case`."""
+    if case == "missing":
+        return {name: value for name, value in params.items() if name != "code"}
+    if case == "invalid":
+        return {**params, "code": "not-a-code-the-provider-issued"}
+    if case == "expired":  # the provider's clock moves past the code's lifetime; our state is still valid
+        code_ttl = int(httpx.get(f"{sandbox.base_url(provider)}/_sandbox/config").json()["code_ttl"])
+        httpx.post(
+            f"{sandbox.base_url(provider)}/_sandbox/clock/advance", json={"seconds": code_ttl + 1}
+        ).raise_for_status()
+        return params
+    first = start_connection(client, "acme", provider, "owner@acme.test")  # "used": a code already redeemed
+    assert client.get(CALLBACK, params=first).status_code == 200
+    return {**params, "code": first["code"]}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("case", ["missing", "invalid", "expired", "used"])
+def test_a_callback_whose_code_is_missing_invalid_expired_or_used_is_a_400_naming_the_code(
+    provider: str, case: str, client: TestClient, store: Store, gateway_env: SandboxHandle
+) -> None:
+    params = refused_code(
+        case, start_connection(client, "acme", provider, "owner@acme.test"), client, gateway_env, provider
+    )
+    before = row_counts(store)["integrations"]
+    with store.session() as session:
+        credentials_before = sorted(session.scalars(select(Credential.access_token)))
+
+    response = client.get(CALLBACK, params=params)
+
+    assert response.status_code == 400, response.text
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("invalid_authorization_code", "code")
+    assert "start the connection again" in error["message"]
+    assert "http" not in response.text and "127.0.0.1" not in response.text
+    if "code" in params:
+        assert params["code"] not in response.text
+    assert row_counts(store)["integrations"] == before  # nothing connected (or reconnected)
+    with store.session() as session:
+        assert sorted(session.scalars(select(Credential.access_token))) == credentials_before
+    assert audit_trail(store)[-1] == ("acme", provider, "callback", "failure", "oauth-callback")
+    token_calls = gateway_env.state(provider).requests.count(endpoint="POST */token")
+    assert token_calls == {"missing": 0, "invalid": 1, "expired": 1, "used": 2}[case]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_provider_outage_at_the_callback_is_a_502_without_internal_urls(
+    provider: str, client: TestClient, store: Store, gateway_env: SandboxHandle
+) -> None:
+    params = start_connection(client, "acme", provider, "owner@acme.test")
+    fault = {"endpoint": "POST */token", "status": 503}
+    httpx.post(f"{gateway_env.base_url(provider)}/_sandbox/faults", json=fault).raise_for_status()
+
+    response = client.get(CALLBACK, params=params)
+
+    assert response.status_code == 502, response.text
+    error = error_of(response)
+    assert error["code"] == "token_exchange_failed" and "http_503" in error["message"]
+    assert "field" not in error
+    assert "://" not in response.text and "127.0.0.1" not in response.text and "localhost" not in response.text
+    assert row_counts(store)["integrations"] == 0
+
+
+def test_an_unreachable_provider_at_the_callback_is_a_502_without_internal_urls(
+    client: TestClient, store: Store, gateway_env: SandboxHandle
+) -> None:
+    params = start_connection(client, "acme", "zoho", "owner@acme.test")
+    fault = {"endpoint": "POST */token", "kind": "reset"}
+    httpx.post(f"{gateway_env.base_url('zoho')}/_sandbox/faults", json=fault).raise_for_status()
+
+    response = client.get(CALLBACK, params=params)
+
+    assert response.status_code == 502, response.text
+    error = error_of(response)
+    assert error["code"] == "token_exchange_failed" and "network_error" in error["message"]
+    assert "://" not in response.text and "127.0.0.1" not in response.text
+    assert row_counts(store)["integrations"] == 0
+
+
+def test_the_state_lifetime_comes_from_the_settings(
+    store: Store, vault: Vault, gateway_env: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINEUP_OAUTH_STATE_TTL_SECONDS", "90")
+    settings = Settings.from_env(REGISTRY).model_copy(update={"database_url": store.url})
+    oauth = OAuthEngine(store, vault, configured_providers(REGISTRY, settings), state_ttl=settings.oauth_state_ttl)
+    with TestClient(create_app(store, oauth, settings)) as client:
+        params = start_connection(client, "acme", "google_calendar", "owner@acme.test")
+        with store.session() as session:
+            (state,) = session.scalars(select(OAuthState)).all()
+        assert state.expires_at - state.created_at == dt.timedelta(seconds=90)
+        assert client.get(CALLBACK, params=params).status_code == 200
+
+
+def test_the_gateway_fixture_uses_the_default_state_lifetime(client: TestClient, store: Store) -> None:
+    start_connection(client, "acme", "zoho", "owner@acme.test")
+    with store.session() as session:
+        (state,) = session.scalars(select(OAuthState)).all()
+    assert state.expires_at - state.created_at == dt.timedelta(minutes=10)
 
 
 # -- validation and error shape ----------------------------------------------------------------------------

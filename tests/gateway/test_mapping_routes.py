@@ -41,13 +41,13 @@ def fields() -> FieldSource:
 
 
 @pytest.fixture
-def app_without_fields(store: Store, vault: Vault, tmp_path: Path):  # noqa: ANN201
+def app_without_fields(store: Store, vault: Vault, tmp_path: Path):
     settings = Settings(data_dir=tmp_path, database_url=store.url, api_jwt_secret=SecretStr(JWT_SECRET))
     return create_app(store, OAuthEngine(store, vault, {}), settings)
 
 
 @pytest.fixture
-def client(app_without_fields, fields: FieldSource) -> Iterator[TestClient]:  # noqa: ANN001
+def client(app_without_fields, fields: FieldSource) -> Iterator[TestClient]:
     use_provider_fields(app_without_fields, fields)
     with TestClient(app_without_fields) as test_client:
         yield test_client
@@ -65,8 +65,12 @@ def test_spec_example_is_saved_as_a_new_version(client: TestClient, fields: Fiel
     assert (body["provider"], body["entity"], body["version"], body["basedOnVersion"]) == ("zoho", "contacts", 1, 0)
     assert body["createdBy"] == "ops@acme.test" and body["defaultVersion"] is None
     rules = {(r["sourceField"], r["direction"]): r for r in body["mappings"]}
-    assert rules[("email", "bidirectional")] == {"sourceField": "email", "targetField": "Email",
-                                                 "transform": "lowercase", "direction": "bidirectional"}
+    assert rules[("email", "bidirectional")] == {
+        "sourceField": "email",
+        "targetField": "Email",
+        "transform": "lowercase",
+        "direction": "bidirectional",
+    }
     assert rules[("name", "inbound")]["targetField"] == "Full_Name"
     assert ("company", "inbound") in rules  # kept from the default
     assert fields.asked == [("acme", "zoho", "contacts")]
@@ -78,8 +82,14 @@ def test_read_returns_the_active_version_and_history(client: TestClient) -> None
     assert empty["activeVersion"] == 0 and [v["version"] for v in empty["history"]] == [0]
     assert empty["active"]["defaultVersion"] == 1
     client.post(URL, json=SPEC_EXAMPLE, headers=headers)
-    client.post(URL, json={"provider": "zoho", "mappings": [{"sourceField": "title", "targetField": "Title",
-                                                              "transform": ["trim", "uppercase"]}]}, headers=headers)
+    client.post(
+        URL,
+        json={
+            "provider": "zoho",
+            "mappings": [{"sourceField": "title", "targetField": "Title", "transform": ["trim", "uppercase"]}],
+        },
+        headers=headers,
+    )
     state = client.get(URL, params={"provider": "zoho"}, headers=headers).json()
     assert state["activeVersion"] == 2 and [v["version"] for v in state["history"]] == [0, 1, 2]
     title = next(r for r in state["active"]["mappings"] if r["sourceField"] == "title")
@@ -92,8 +102,10 @@ INVALID_CHANGES: list[tuple[list[dict[str, Any]], list[str]]] = [
     ([{"sourceField": "nickname", "targetField": "Email"}], ["mappings[0].sourceField"]),
     ([{"sourceField": "email", "targetField": "Emial"}], ["mappings[0].targetField"]),
     ([{"sourceField": "email", "targetField": "Email", "transform": "shout"}], ["mappings[0].transform"]),
-    ([{"sourceField": "phone", "targetField": "Phone"}, {"sourceField": "mobile", "targetField": "Phone"}],
-     ["mappings[1].targetField"]),
+    (
+        [{"sourceField": "phone", "targetField": "Phone"}, {"sourceField": "mobile", "targetField": "Phone"}],
+        ["mappings[1].targetField"],
+    ),
     ([{"sourceField": "last_name", "targetField": "Secondary_Email", "direction": "outbound"}], ["mappings"]),
     ([{"sourceField": "name", "targetField": "Full_Name", "direction": "outbound"}], ["mappings[0].targetField"]),
     ([{"sourceField": "title", "targetField": "Email_Opt_Out"}], ["mappings[0].targetField"]),
@@ -101,8 +113,10 @@ INVALID_CHANGES: list[tuple[list[dict[str, Any]], list[str]]] = [
 MALFORMED: list[tuple[dict[str, Any], str]] = [
     ({"provider": "zoho", "mappings": []}, "mappings"),
     ({"provider": "zoho", "mappings": [{"sourceField": "email"}]}, "mappings.targetField"),
-    ({"provider": "zoho", "mappings": [{"sourceField": "email", "targetField": "Email"}], "direction": "up"},
-     "direction"),
+    (
+        {"provider": "zoho", "mappings": [{"sourceField": "email", "targetField": "Email"}], "direction": "up"},
+        "direction",
+    ),
     ({"provider": "zoho", "mapping": []}, "mappings"),
 ]
 
@@ -133,8 +147,14 @@ def test_malformed_requests_are_422_naming_the_field(client: TestClient, store: 
 def test_rollback_through_activate(client: TestClient, store: Store) -> None:
     headers = bearer("acme")
     client.post(URL, json=SPEC_EXAMPLE, headers=headers)
-    client.post(URL, json={"provider": "zoho", "mappings": [{"sourceField": "email", "targetField": "Email",
-                                                              "transform": "uppercase"}]}, headers=headers)
+    client.post(
+        URL,
+        json={
+            "provider": "zoho",
+            "mappings": [{"sourceField": "email", "targetField": "Email", "transform": "uppercase"}],
+        },
+        headers=headers,
+    )
     rolled = client.post(f"{URL}/activate", json={"provider": "zoho", "version": 1}, headers=headers)
     assert rolled.status_code == 200 and rolled.json()["version"] == 1
     state = client.get(URL, params={"provider": "zoho"}, headers=headers).json()
@@ -164,7 +184,7 @@ def test_bearer_token_is_required(client: TestClient, store: Store) -> None:
     assert stored_versions(store) == 0
 
 
-def test_without_a_connected_integration_changes_are_refused(app_without_fields, store: Store) -> None:  # noqa: ANN001
+def test_without_a_connected_integration_changes_are_refused(app_without_fields, store: Store) -> None:
     # The app's own field source asks the provider, which needs the tenant's connection.
     with TestClient(app_without_fields) as client:
         response = client.post(URL, json=SPEC_EXAMPLE, headers=bearer("acme"))

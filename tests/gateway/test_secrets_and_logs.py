@@ -14,11 +14,11 @@ import pytest
 
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers
 from lineup_integrations.core.settings import Settings
-from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.app import create_app, server_config
 from lineup_integrations.gateway.logs import install_log_redaction
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox import SandboxHandle
 from lineup_integrations.sandbox.server import ReadyServer
 from tests.gateway.flows import JWT_SECRET, bearer, open_credential, point_env_at_sandbox
@@ -55,14 +55,19 @@ def live_gateway(
 
 @pytest.mark.parametrize("provider", ["zoho", "google_calendar", "outlook_calendar"])
 def test_no_secret_reaches_a_response_or_a_log_line(
-    provider: str, live_gateway: LiveGateway, store: Store, vault: Vault, caplog: pytest.LogCaptureFixture,
+    provider: str,
+    live_gateway: LiveGateway,
+    store: Store,
+    vault: Vault,
+    caplog: pytest.LogCaptureFixture,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     headers = bearer("acme")
     with httpx.Client(base_url=live_gateway.base_url) as api:
-        connected = api.post("/api/v1/integrations/connect", json={"provider": provider, "loginHint": "o@acme.test"},
-                             headers=headers)
+        connected = api.post(
+            "/api/v1/integrations/connect", json={"provider": provider, "loginHint": "o@acme.test"}, headers=headers
+        )
         # The connect answer carries the state inside authUrl (the browser must take it to the provider): by design.
         assert connected.json()["authUrl"]
         # The browser: authorize URL → the sandbox approves → 302 to our callback → JSON.
@@ -78,9 +83,15 @@ def test_no_secret_reaches_a_response_or_a_log_line(
         bodies = [callback.text, replayed.text, listed.text, disconnected.text]
 
     client_secret = live_gateway.sandbox.state(provider).config.client_secret.get_secret_value()
-    secrets = {"code": code, "state": state, "access token": access, "refresh token": refresh,
-               "client secret": client_secret, "jwt secret": JWT_SECRET,
-               "bearer token": headers["Authorization"].removeprefix("Bearer ")}
+    secrets = {
+        "code": code,
+        "state": state,
+        "access token": access,
+        "refresh token": refresh,
+        "client secret": client_secret,
+        "jwt secret": JWT_SECRET,
+        "bearer token": headers["Authorization"].removeprefix("Bearer "),
+    }
     captured = capsys.readouterr()
     logged = "\n".join([caplog.text, *(str(record.__dict__) for record in caplog.records), captured.out, captured.err])
     for name, value in secrets.items():

@@ -15,9 +15,9 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.google_calendar.oauth import SCOPES, oauth_config
 from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
-    real_hosts,
     assert_nowhere_in_store,
     connect,
+    real_hosts,
     sandbox_settings,
     stored_refresh_token,
     token_requests,

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from lineup_integrations.sandbox import SandboxHandle
+from lineup_integrations.sandbox.kit import DEFAULT_REDIRECT_URIS
 from tests.sandbox.wire import REDIRECT_URI, redirect_params
 
 ZOHO_CLIENT = {"client_id": "sandbox-zoho-client", "client_secret": "sandbox-zoho-secret"}
@@ -130,6 +131,7 @@ def test_clock_config_accounts_and_reset(http: httpx.Client, zoho: str, sandbox_
         "access_token_ttl": 60,
         "code_ttl": 120,
         "rotate_refresh_tokens": False,
+        "redirect_uris": [*DEFAULT_REDIRECT_URIS, REDIRECT_URI],
     }
     assert http.post(f"{zoho}/_sandbox/config", json={"access_token_ttl": -5}).status_code == 422
     assert http.post(f"{zoho}/_sandbox/config", json={"no_such_switch": 1}).status_code == 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -213,3 +214,37 @@ def test_openid_scope_adds_an_id_token_verifiable_with_the_published_keys(
     assert (claims["iss"], claims["sub"]) == (google, account.user_id)
     assert (claims["email"], claims["email_verified"]) == ("user@example.com", True)
     assert "id_token" not in connect(http, google)  # no openid scope, no id_token
+
+
+def test_a_redirect_uri_that_is_not_registered_exactly_is_refused_at_authorize_and_token(
+    http: httpx.Client, google: str
+) -> None:
+    page = authorize(http, google, redirect_uri="http://localhost:4000/api/v1/integrations/callback/")
+    assert page.status_code == 400 and "location" not in page.headers
+    assert page.text.startswith("Error 400: redirect_uri_mismatch")
+    assert "redirect_uri=http://localhost:4000/api/v1/integrations/callback/" in page.text
+
+    other = "https://app.example/google/callback"
+    http.post(f"{google}/_sandbox/config", json={"redirect_uris": [REDIRECT_URI, other]}).raise_for_status()
+    code = redirect_params_to(authorize(http, google, redirect_uri=other), other)["code"]
+    http.post(f"{google}/_sandbox/config", json={"redirect_uris": [REDIRECT_URI]}).raise_for_status()
+    refused = exchange(http, google, code, redirect_uri=other)
+    assert (refused.status_code, refused.json()) == (
+        400, {"error": "redirect_uri_mismatch", "error_description": "Bad Request"},
+    )  # fmt: skip
+
+
+def redirect_params_to(response: httpx.Response, redirect_uri: str) -> dict[str, str]:
+    assert response.status_code == 302, response.text
+    location = httpx.URL(response.headers["location"])
+    assert str(location.copy_with(query=None)) == redirect_uri
+    return dict(location.params)
+
+
+def test_tokens_have_googles_shape(http: httpx.Client, google: str) -> None:
+    code = redirect_params(authorize(http, google))["code"]
+    tokens = exchange(http, google, code).json()
+    url_safe = r"[A-Za-z0-9_-]"
+    assert re.fullmatch(rf"ya29\.{url_safe}{{150,}}", tokens["access_token"]), tokens["access_token"]
+    assert re.fullmatch(rf"1//{url_safe}{{60,}}", tokens["refresh_token"])
+    assert re.fullmatch(rf"4/{url_safe}{{40,}}", code)

@@ -21,14 +21,16 @@ from lineup_integrations.sandbox.kit import (
     numeric_id,
 )
 
+REDIRECT = "http://localhost/cb"
 PROFILE = SandboxProfile(
     provider="test",
-    defaults=SandboxConfig(client_id="client", client_secret=SecretStr("secret"), code_ttl=60),
+    defaults=SandboxConfig(
+        client_id="client", client_secret=SecretStr("secret"), code_ttl=60, redirect_uris=(REDIRECT,)
+    ),
     new_account_id=numeric_id(19),
     new_user_id=guid,
     data_centres=("us", "eu"),
 )
-REDIRECT = "http://localhost/cb"
 
 
 def offline_code(state: SandboxState, login: str = "user@example.com", **pkce: str) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from lineup_integrations.sandbox import SandboxHandle
@@ -199,3 +201,48 @@ def test_openid_scope_adds_an_id_token_with_object_and_directory_ids(
     assert claims["iss"] == f"{outlook}/{account.account_id}/v2.0"
     assert claims["preferred_username"] == "user@contoso.example" and "email" not in claims
     assert "id_token" not in connect(http, outlook)
+
+
+def test_a_redirect_uri_that_is_not_registered_exactly_is_refused_at_authorize_and_token(
+    http: httpx.Client, outlook: str
+) -> None:
+    unregistered = "http://localhost:4001/api/v1/integrations/callback"
+    page = authorize(http, outlook, redirect_uri=unregistered)
+    assert page.status_code == 400 and "location" not in page.headers  # never a redirect to an unknown address
+    body = page.json()
+    assert (body["error"], body["error_codes"]) == ("invalid_request", [50011])
+    assert body["error_description"].startswith(
+        f"AADSTS50011: The redirect URI '{unregistered}' specified in the request does not match the redirect URIs "
+        f"configured for the application '{CLIENT['client_id']}'."
+    )
+
+    other = "https://app.example/outlook/callback"
+    http.post(f"{outlook}/_sandbox/config", json={"redirect_uris": [REDIRECT_URI, other]}).raise_for_status()
+    location = httpx.URL(authorize(http, outlook, redirect_uri=other).headers["location"])
+    assert str(location.copy_with(query=None)) == other
+    http.post(f"{outlook}/_sandbox/config", json={"redirect_uris": [REDIRECT_URI]}).raise_for_status()
+    refused = exchange(http, outlook, location.params["code"], redirect_uri=other)
+    assert (refused.status_code, refused.json()["error_codes"]) == (400, [50011])
+
+
+def test_access_tokens_are_graph_jwts_signed_by_the_sandbox(
+    http: httpx.Client, outlook: str, sandbox_reset: SandboxHandle
+) -> None:
+    code = redirect_params(authorize(http, outlook))["code"]
+    tokens = exchange(http, outlook, code).json()
+    access = tokens["access_token"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", access)
+    header = jwt.get_unverified_header(access)
+    assert header["typ"] == "JWT" and header["alg"] == "RS256" and header["kid"]
+    claims = verified_id_token(
+        http, f"{outlook}/common/discovery/v2.0/keys", access, audience="https://graph.microsoft.com"
+    )
+    account = sandbox_reset.state("outlook_calendar").account("user@contoso.example")
+    assert account is not None
+    assert (claims["tid"], claims["oid"], claims["appid"]) == (account.account_id, account.user_id, CLIENT["client_id"])
+    assert claims["iss"] == f"https://sts.windows.net/{account.account_id}/"
+    assert claims["scp"] == "User.Read Calendars.ReadWrite"
+    assert claims["exp"] - claims["iat"] == 3600
+    rotated = refresh(http, outlook, tokens["refresh_token"]).json()
+    assert rotated["access_token"] != access and rotated["refresh_token"] != tokens["refresh_token"]
+    assert tokens["refresh_token"].startswith("1.A") and len(tokens["refresh_token"]) > 400

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -255,3 +256,37 @@ def test_stats_count_token_requests_by_grant_type(http: httpx.Client, zoho: str)
 
     assert stats["token_requests"] == 4
     assert stats["token_requests_by_grant"] == {"authorization_code": 2, "refresh_token": 2}
+
+
+def test_a_redirect_uri_that_is_not_registered_exactly_is_refused_at_authorize_and_token(
+    http: httpx.Client, zoho: str
+) -> None:
+    for unregistered in ("http://evil.example/cb", REDIRECT_URI + "/", REDIRECT_URI.replace("localhost", "127.0.0.1")):
+        page = http.get(f"{zoho}/oauth/v2/auth", params={
+            "client_id": CLIENT["client_id"], "response_type": "code", "redirect_uri": unregistered, "scope": SCOPES,
+        })  # fmt: skip
+        assert page.status_code == 400 and "location" not in page.headers  # an error page, never a redirect
+        assert "Invalid Redirect Uri" in page.text and "invalid_redirect_uri" in page.text
+
+    # Registered later through the control API, it works; unregistered again, its code cannot be redeemed.
+    other = "https://app.example/zoho/callback"
+    http.post(f"{zoho}/_sandbox/config", json={"redirect_uris": [REDIRECT_URI, other]}).raise_for_status()
+    consent = http.get(f"{zoho}/oauth/v2/auth", params={
+        "client_id": CLIENT["client_id"], "response_type": "code", "redirect_uri": other, "scope": SCOPES,
+    })  # fmt: skip
+    location = httpx.URL(consent.headers["location"])
+    assert str(location.copy_with(query=None)) == other
+    code = location.params["code"]
+    http.post(f"{zoho}/_sandbox/config", json={"redirect_uris": [REDIRECT_URI]}).raise_for_status()
+    refused = exchange(http, zoho, code, redirect_uri=other)
+    assert (refused.status_code, refused.json()) == (200, {"error": "invalid_redirect_uri"})
+
+
+def test_tokens_and_codes_have_zohos_shape(http: httpx.Client, zoho: str) -> None:
+    shape = re.compile(r"1000\.[0-9a-f]{32}\.[0-9a-f]{32}")
+    redirect = authorize(http, zoho, "shape@example.com")
+    tokens = exchange(http, redirect["accounts-server"], redirect["code"]).json()
+    refreshed = refresh(http, redirect["accounts-server"], tokens["refresh_token"]).json()
+    values = [redirect["code"], tokens["access_token"], tokens["refresh_token"], refreshed["access_token"]]
+    assert all(shape.fullmatch(value) for value in values), values
+    assert len(set(values)) == 4

@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from fastapi.testclient import TestClient
 import pytest
+from fastapi.testclient import TestClient
 
 from lineup_integrations.core.oauth import OAuthEngine, configured_providers
 from lineup_integrations.core.settings import Settings
-from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.core.store import Integration, Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.gateway.app import create_app
 from lineup_integrations.orchestration.resources import StoreResource, VaultResource
+from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox import SandboxHandle
 from lineup_integrations.zoho.resource import ZohoResource
 from tests.conftest import TEST_KEY
@@ -50,8 +50,9 @@ class ZohoTenant:
 
 
 @pytest.fixture
-def zoho_tenant_factory(store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch,
-                        tmp_path: Path) -> Iterator[Callable[..., ZohoTenant]]:
+def zoho_tenant_factory(
+    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[Callable[..., ZohoTenant]]:
     engines = sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
     engine = next(engines)
 
@@ -112,8 +113,9 @@ def store_ids(store: Store, tenant_id: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_gateway(store: Store, vault: Vault, sandbox_reset: SandboxHandle,
-                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], TestClient]]:
+def make_gateway(
+    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str], TestClient]]:
     """A gateway whose `DAGSTER_GRAPHQL_URL` is the given one."""
     for name, value in sandbox_reset.environment().items():
         monkeypatch.setenv(name, value)
@@ -121,9 +123,12 @@ def make_gateway(store: Store, vault: Vault, sandbox_reset: SandboxHandle,
     clients: list[TestClient] = []
 
     def make(graphql_url: str) -> TestClient:
-        settings = Settings.from_env(PROVIDERS).model_copy(update={"database_url": store.url,
-                                                                    "dagster_graphql_url": graphql_url})
-        client = TestClient(create_app(store, OAuthEngine(store, vault, configured_providers(PROVIDERS, settings)), settings))
+        settings = Settings.from_env(PROVIDERS).model_copy(
+            update={"database_url": store.url, "dagster_graphql_url": graphql_url}
+        )
+        client = TestClient(
+            create_app(store, OAuthEngine(store, vault, configured_providers(PROVIDERS, settings)), settings)
+        )
         clients.append(client)
         return client
 

@@ -341,7 +341,7 @@ def test_missing_scope_fails_at_once_as_scope_error(control, make_client) -> Non
 def test_a_zoho_400_is_final(grant, make_client) -> None:
     client = make_client(grant)
     with pytest.raises(ApiError) as caught:
-        client.fields(module="Leads")
+        client.fields(module="NoSuchModule")
     assert caught.value.status == 400 and caught.value.code == "INVALID_DATA"
     assert grant.api_calls() == 1
 
@@ -384,7 +384,9 @@ def test_persistent_429_raises_rate_limited_after_the_attempts(grant, make_clien
 
 
 def test_persistent_timeouts_raise_transport_failure(grant, make_client) -> None:
-    grant.control.post("/_sandbox/faults", json={"endpoint": "GET */crm/v8/org", "kind": "timeout", "delay": 3, "count": 2})
+    grant.control.post(
+        "/_sandbox/faults", json={"endpoint": "GET */crm/v8/org", "kind": "timeout", "delay": 3, "count": 2}
+    )
     with pytest.raises(TransportFailure):
         make_client(grant, attempts=2).org()
 

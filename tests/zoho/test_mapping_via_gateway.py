@@ -44,6 +44,7 @@ def test_a_target_unknown_to_zoho_is_refused_naming_the_field(
 
 def test_a_tenant_without_zoho_gets_a_clear_refusal(make_gateway: Callable[[str], TestClient]) -> None:
     response = make_gateway("http://127.0.0.1:9/graphql").post(
-        "/api/v1/integrations/mapping", headers=bearer("nobody"), json=SPEC_EXAMPLE)
+        "/api/v1/integrations/mapping", headers=bearer("nobody"), json=SPEC_EXAMPLE
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "integration_not_connected"

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from lineup_integrations.core.oauth import (
+    InvalidAuthorizationCodeError,
     OAuthEngine,
     TokenExchangeError,
     UntrustedAccountsServerError,
@@ -19,11 +20,11 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.sandbox import SandboxHandle
 from lineup_integrations.zoho.oauth import REAL_DATA_CENTRES, SCOPES, oauth_config
 from tests.core.oauth.helpers import (
-    real_hosts,
     assert_nowhere_in_store,
     audit_entries,
     authorize,
     control,
+    real_hosts,
     row_counts,
     sandbox_settings,
     stored_refresh_token,
@@ -91,9 +92,7 @@ def test_a_failed_org_lookup_does_not_waste_the_consent(
     assert row_counts(store) == {"integrations": 1, "credentials": 1}
 
 
-def test_refresh_goes_to_the_tenants_data_centre(
-    engine: OAuthEngine, sandbox_reset: SandboxHandle
-) -> None:
+def test_refresh_goes_to_the_tenants_data_centre(engine: OAuthEngine, sandbox_reset: SandboxHandle) -> None:
     control(sandbox_reset, PROVIDER, "config", {"access_token_ttl": 60})
     integration = engine.complete(PROVIDER, _callback_params(engine, sandbox_reset, "eu"))
 
@@ -145,6 +144,7 @@ def test_code_redeemed_at_another_known_data_centre_fails_as_zoho_answers(
         engine.complete(PROVIDER, {**params, "location": "in", "accounts-server": in_server})
 
     assert failed.value.error == "invalid_client"
+    assert not isinstance(failed.value, InvalidAuthorizationCodeError)  # our client is refused: a provider-side failure
     assert row_counts(store) == {"integrations": 0, "credentials": 0}
 
 
@@ -157,11 +157,15 @@ def test_http_200_token_error_is_a_failure_and_nothing_is_written(
         engine.complete(PROVIDER, {**params, "code": "1000.not-a-code"})
 
     assert failed.value.error == "invalid_code"
+    assert isinstance(failed.value, InvalidAuthorizationCodeError)  # the caller's bad code, not a provider failure
     (token_call,) = sandbox_reset.state(PROVIDER).requests.entries(endpoint="POST /oauth/v2/token")
     assert token_call.status == 200  # Zoho's way of reporting it
     assert row_counts(store) == {"integrations": 0, "credentials": 0}
     entry = audit_entries(store, "callback")[-1]
-    assert (entry.outcome, entry.detail) == ("failure", {"reason": "token_exchange_failed", "error": "invalid_code"})
+    assert (entry.outcome, entry.detail) == (
+        "failure",
+        {"reason": "invalid_authorization_code", "error": "invalid_code"},
+    )
 
 
 def test_wrong_client_secret_is_reported_without_the_secret(

@@ -15,6 +15,7 @@ from lineup_integrations.core.store import Contact, RawRecord, Store
 from lineup_integrations.sandbox import SandboxHandle
 from lineup_integrations.zoho.pipeline import sync_and_map_contacts
 from lineup_integrations.zoho.resource import ZohoResource
+from lineup_integrations.zoho.sync import parse_zoho_time
 from tests.zoho.conftest import ZohoTenant, make_zoho_resource, started, store_ids
 
 TenantFactory = Callable[..., ZohoTenant]
@@ -24,9 +25,10 @@ TenantFactory = Callable[..., ZohoTenant]
 MAPPING_CHUNK = 700
 
 
-def sync(store: Store, resource: ZohoResource, tenant: ZohoTenant, **options: object):  # noqa: ANN201
-    stats, _ = sync_and_map_contacts(store, resource.client_for(tenant.tenant_id), tenant.tenant_id,
-                                     mapping_chunk=MAPPING_CHUNK, **options)
+def sync(store: Store, resource: ZohoResource, tenant: ZohoTenant, **options: object):
+    stats, _ = sync_and_map_contacts(
+        store, resource.client_for(tenant.tenant_id), tenant.tenant_id, mapping_chunk=MAPPING_CHUNK, **options
+    )
     return stats
 
 
@@ -40,8 +42,9 @@ def assert_store_equals_truth(store: Store, tenant: ZohoTenant) -> None:
     assert stored["contacts"] == {i: (e.strip().lower() if e else None) for i, e in expected.items()}
 
 
-def test_full_sync_lands_every_contact_mapped(store: Store, zoho_resource: ZohoResource,
-                                             zoho_tenant_factory: TenantFactory) -> None:
+def test_full_sync_lands_every_contact_mapped(
+    store: Store, zoho_resource: ZohoResource, zoho_tenant_factory: TenantFactory
+) -> None:
     tenant = zoho_tenant_factory(contacts=2_345)
     stats = sync(store, zoho_resource, tenant)
     assert (stats.mode, stats.fetched) == ("full", 2_345)
@@ -49,6 +52,11 @@ def test_full_sync_lands_every_contact_mapped(store: Store, zoho_resource: ZohoR
     assert_store_equals_truth(store, tenant)
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(RawRecord)) == 2_345
+        # The sync hands its parsed times (and the follower, the same times) to the store as datetimes.
+        raw = dict(session.execute(select(RawRecord.external_id, RawRecord.source_modified_at)).all())
+        mapped = dict(session.execute(select(Contact.external_id, Contact.source_modified_at)).all())
+    modified = {c["id"]: parse_zoho_time(c["Modified_Time"]) for c in tenant.truth()["contacts"]}
+    assert None not in modified.values() and raw == mapped == modified
 
 
 def test_incremental_after_edits_and_deletes_costs_the_minimum_calls(
@@ -69,8 +77,9 @@ def test_incremental_after_edits_and_deletes_costs_the_minimum_calls(
     assert_store_equals_truth(store, tenant)
 
 
-def test_incremental_without_changes_costs_two_calls(store: Store, zoho_resource: ZohoResource,
-                                                     zoho_tenant_factory: TenantFactory) -> None:
+def test_incremental_without_changes_costs_two_calls(
+    store: Store, zoho_resource: ZohoResource, zoho_tenant_factory: TenantFactory
+) -> None:
     tenant = zoho_tenant_factory(contacts=450)
     sync(store, zoho_resource, tenant)
     before = tenant.api_calls()
@@ -79,8 +88,9 @@ def test_incremental_without_changes_costs_two_calls(store: Store, zoho_resource
     assert tenant.api_calls() - before <= 2
 
 
-def test_a_run_killed_mid_way_resumes_from_its_checkpoint(store: Store, store_url: str, sandbox_reset: SandboxHandle,
-                                                        zoho_tenant_factory: TenantFactory) -> None:
+def test_a_run_killed_mid_way_resumes_from_its_checkpoint(
+    store: Store, store_url: str, sandbox_reset: SandboxHandle, zoho_tenant_factory: TenantFactory
+) -> None:
     tenant = zoho_tenant_factory(contacts=4_000)
     with started(make_zoho_resource(store_url, sandbox_reset, max_http_attempts=1)) as fragile:
         # Dropped connections on a seeded 15 % of calls: with one attempt, the run dies at some page.
@@ -108,9 +118,9 @@ def test_a_run_killed_mid_way_resumes_from_its_checkpoint(store: Store, store_ur
         assert session.scalar(select(func.count()).select_from(Contact)) == 4_000
 
 
-def test_faults_on_thirty_percent_of_requests_still_converge(store: Store, store_url: str,
-                                                             sandbox_reset: SandboxHandle,
-                                                             zoho_tenant_factory: TenantFactory) -> None:
+def test_faults_on_thirty_percent_of_requests_still_converge(
+    store: Store, store_url: str, sandbox_reset: SandboxHandle, zoho_tenant_factory: TenantFactory
+) -> None:
     tenant = zoho_tenant_factory(contacts=3_000)
     for kind, status, seed in (("status", 429, 1), ("status", 503, 2), ("reset", 500, 3)):
         tenant.fault(endpoint="* */crm/*", kind=kind, status=status, rate=0.1, seed=seed, count=10_000)
@@ -123,9 +133,9 @@ def test_faults_on_thirty_percent_of_requests_still_converge(store: Store, store
     assert_store_equals_truth(store, tenant)
 
 
-def test_an_expired_token_mid_run_is_refreshed_once(store: Store, zoho_resource: ZohoResource,
-                                                   zoho_tenant_factory: TenantFactory,
-                                                   sandbox_reset: SandboxHandle) -> None:
+def test_an_expired_token_mid_run_is_refreshed_once(
+    store: Store, zoho_resource: ZohoResource, zoho_tenant_factory: TenantFactory, sandbox_reset: SandboxHandle
+) -> None:
     tenant = zoho_tenant_factory(contacts=600)
     tenant.fault(endpoint="GET */crm/*/Contacts*", kind="status", status=401, count=1)
     refreshes = _token_requests(sandbox_reset, "refresh_token")

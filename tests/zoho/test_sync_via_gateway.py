@@ -46,13 +46,22 @@ def dagster_webserver(store_url: str, sandbox_reset: SandboxHandle, tmp_path: Pa
     home.mkdir()
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
     port = _free_port()
-    env = {**os.environ, **sandbox_reset.environment(), "DAGSTER_HOME": str(home), "LINEUP_DATABASE_URL": store_url,
-           "ENCRYPTION_KEYS": f"test:{TEST_KEY}"}
+    env = {
+        **os.environ,
+        **sandbox_reset.environment(),
+        "DAGSTER_HOME": str(home),
+        "LINEUP_DATABASE_URL": store_url,
+        "ENCRYPTION_KEYS": f"test:{TEST_KEY}",
+    }
     env.pop("ENCRYPTION_KEY", None)
     webserver = Path(sys.executable).with_name("dagster-webserver")
-    process = subprocess.Popen([str(webserver), "-m", "lineup_integrations.definitions", "-h", "127.0.0.1",
-                                "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [str(webserver), "-m", "lineup_integrations.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(lambda: _up(url), timeout=90, what="dagster-webserver")

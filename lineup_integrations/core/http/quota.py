@@ -57,8 +57,9 @@ class QuotaSnapshot(BaseModel):
 class RateLimitTracker:
     """Counts one tenant's API calls and retries against its provider quota."""
 
-    def __init__(self, *, daily_budget: int, earlier_calls: int = 0,
-                 clock: Callable[[], dt.datetime] = _utcnow) -> None:
+    def __init__(
+        self, *, daily_budget: int, earlier_calls: int = 0, clock: Callable[[], dt.datetime] = _utcnow
+    ) -> None:
         if daily_budget < 0 or earlier_calls < 0:
             raise ValueError("daily_budget and earlier_calls must be >= 0")
         self.daily_budget = daily_budget
@@ -136,7 +137,9 @@ class RateLimitTracker:
         reset = _as_int(headers.get(RESET_HEADER))
         if reset is not None:
             self._reset_at = (
-                dt.datetime.fromtimestamp(reset, dt.UTC) if reset >= _EPOCH_THRESHOLD else now + dt.timedelta(seconds=reset)
+                dt.datetime.fromtimestamp(reset, dt.UTC)
+                if reset >= _EPOCH_THRESHOLD
+                else now + dt.timedelta(seconds=reset)
             )
 
 

@@ -17,7 +17,8 @@ a scalar provider field reaches a Lineup string.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping as MappingABC, Sequence
+from collections.abc import Mapping as MappingABC
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from lineup_integrations.core.mapping.transforms import Transform, chain, is_all
 
 EXTERNAL_ID = "external_id"
 _SCALARS = (int, float, bool)
-_JSON_TYPE_NAMES = {dict: "an object", list: "a list"}
+_JSON_TYPE_NAMES: dict[type, str] = {dict: "an object", list: "a list"}
 
 
 class RejectedRecord(BaseModel):
@@ -81,10 +82,13 @@ def _read_path(raw: pd.DataFrame, path: tuple[str, ...], errors: _Errors) -> pd.
     for depth, key in enumerate(path[1:], start=1):
         cells = values.to_numpy(dtype=object)
         is_object = np.fromiter((type(cell) is dict for cell in cells), dtype=bool, count=len(cells))
-        errors.add(pd.Series(~is_object & ~pd.isna(cells), index=values.index),
-                   f"{'.'.join(path[:depth])}: expected an object with {key!r}")
-        inner = np.fromiter((cell.get(key) if type(cell) is dict else None for cell in cells), dtype=object,
-                            count=len(cells))
+        errors.add(
+            pd.Series(~is_object & ~pd.isna(cells), index=values.index),
+            f"{'.'.join(path[:depth])}: expected an object with {key!r}",
+        )
+        inner = np.fromiter(
+            (cell.get(key) if type(cell) is dict else None for cell in cells), dtype=object, count=len(cells)
+        )
         values = pd.Series(inner, index=values.index, dtype=object)
     return values
 
@@ -111,7 +115,7 @@ def _transform_distinct(values: pd.Series, transform: Transform) -> tuple[np.nda
     values share one slot, which `default:` may fill."""
     codes, uniques = pd.factorize(values.to_numpy(dtype=object))
     codes[codes < 0] = len(uniques)
-    distinct = pd.Series(np.append(np.asarray(uniques, dtype=object), None), dtype=object)
+    distinct = pd.Series(np.append(np.asarray(uniques, dtype=object), np.array([None], dtype=object)), dtype=object)
     return transform.apply(distinct).to_numpy(dtype=object, na_value=None), codes
 
 
@@ -165,21 +169,24 @@ def apply_inbound(
         distinct, rows = _transform_distinct(values, chain(rule.transform))
         limit = limits[rule.source_field]
         if limit is not None:
-            errors.add(pd.Series(_longer_than(distinct, limit)[rows], index=raw.index),
-                       f"{rule.target_field}: longer than the {limit} characters Lineup's {rule.source_field} holds")
+            errors.add(
+                pd.Series(_longer_than(distinct, limit)[rows], index=raw.index),
+                f"{rule.target_field}: longer than the {limit} characters Lineup's {rule.source_field} holds",
+            )
         columns[rule.source_field] = distinct[rows]
 
     failures = errors.by_row()
     keep = np.ones(len(raw), dtype=bool)
     keep[failures.index.to_numpy(dtype=int)] = False
     frame = pd.DataFrame(
-        {name: (columns[name][keep] if name in columns else None)
-         for name in (EXTERNAL_ID, *schema.field_names)},
-        index=pd.RangeIndex(int(keep.sum())), dtype=object,
+        {name: (columns[name][keep] if name in columns else None) for name in (EXTERNAL_ID, *schema.field_names)},
+        index=pd.RangeIndex(int(keep.sum())),
+        dtype=object,
     )
     rejected = [
-        RejectedRecord(external_id=None if is_missing(ids[row]) else ids[row], error=message,
-                       payload=_payload(records, int(row)))
+        RejectedRecord(
+            external_id=None if is_missing(ids[row]) else ids[row], error=message, payload=_payload(records, int(row))
+        )
         for row, message in failures.items()
     ]
     return MappedBatch(frame=frame, rejected=rejected, mapping_version=mapping.version)

@@ -73,7 +73,7 @@ class FieldRule(BaseModel):
     @classmethod
     def _not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise ValueError("name at least one transform (\"none\" keeps the value as it is)")
+            raise ValueError('name at least one transform ("none" keeps the value as it is)')
         return value
 
     @field_serializer("transform")

@@ -37,6 +37,10 @@ class LineupSchema(BaseModel, frozen=True):
         return next((field for field in self.fields if field.name == name), None)
 
 
+def _max_length(column_type: object) -> int | None:
+    return column_type.length if isinstance(column_type, String) else None
+
+
 def _schema(entity: str, table: type[Base], fields: dict[str, str]) -> LineupSchema:
     columns = table.__table__.columns
     return LineupSchema(
@@ -44,7 +48,7 @@ def _schema(entity: str, table: type[Base], fields: dict[str, str]) -> LineupSch
         fields=tuple(
             LineupField(
                 name=name,
-                max_length=columns[name].type.length if isinstance(columns[name].type, String) else None,
+                max_length=_max_length(columns[name].type),
                 description=description,
             )
             for name, description in fields.items()

@@ -169,7 +169,7 @@ def _capitalise(word: re.Match[str]) -> str:
     text = word[0]
     for index, char in enumerate(text):
         if char.lower() != char.upper():  # the first character that has case
-            return text[:index] + char.title() + text[index + 1:].lower()
+            return text[:index] + char.title() + text[index + 1 :].lower()
     return text
 
 
@@ -221,8 +221,9 @@ def _email_column(values: np.ndarray) -> np.ndarray:
     result = values.copy()
     if is_address.any():
         addresses = trimmed[is_address]
-        result[is_address] = ("\x00".join(addresses).lower().split("\x00") if without_nul
-                              else [address.lower() for address in addresses])
+        result[is_address] = (
+            "\x00".join(addresses).lower().split("\x00") if without_nul else [address.lower() for address in addresses]
+        )
     return result
 
 
@@ -298,7 +299,9 @@ def _plain_numbers(plain: np.ndarray, joined: str) -> list[str]:
     digits = joined.translate(_DROP_SEPARATORS)
     numbers = digits.split("\x00")
     if digits.startswith("00") or "\x0000" in digits:
-        numbers = [_phone(value) if number.startswith("00") else number for value, number in zip(plain, numbers)]
+        numbers = [
+            _phone(value) if number.startswith("00") else number for value, number in zip(plain, numbers, strict=True)
+        ]
     return numbers
 
 
@@ -346,8 +349,9 @@ def transform(spec: str) -> Transform:
         raise UnknownTransformError(f"unknown transform; available: {', '.join(transform_names())}", spec=spec)
     if definition.takes_parameter:
         if not separator or not parameter:
-            raise UnknownTransformError(f"transform {name!r} needs a value: {name}{PARAMETER_SEPARATOR}<value>",
-                                        spec=spec)
+            raise UnknownTransformError(
+                f"transform {name!r} needs a value: {name}{PARAMETER_SEPARATOR}<value>", spec=spec
+            )
         steps = definition.build(parameter)
     elif separator:
         raise UnknownTransformError(f"transform {name!r} takes no value", spec=spec)
@@ -362,5 +366,6 @@ def chain(specs: Sequence[str]) -> Transform:
     parts = [transform(spec) for spec in specs]
     if len(parts) == 1:
         return parts[0]
-    return Transform(spec=" | ".join(specs), steps=tuple(step for part in parts for step in part.steps),
-                     idempotent=False)
+    return Transform(
+        spec=" | ".join(specs), steps=tuple(step for part in parts for step in part.steps), idempotent=False
+    )

@@ -80,8 +80,9 @@ def _lookup_paths(lookup: ProviderField) -> str:
 class _Checker:
     """Collects the problems of one change; `collection` is the request's name for the rule list."""
 
-    def __init__(self, schema: LineupSchema, provider: str, provider_fields: Sequence[ProviderField],
-                 collection: str) -> None:
+    def __init__(
+        self, schema: LineupSchema, provider: str, provider_fields: Sequence[ProviderField], collection: str
+    ) -> None:
         self.schema = schema
         self.provider = provider
         self.fields = {field.api_name: field for field in provider_fields}
@@ -100,8 +101,10 @@ class _Checker:
 
     def _rule(self, at: str, rule: FieldRule) -> FieldRule:
         if self.schema.get(rule.source_field) is None:
-            self.add(f"{at}.sourceField", f"not a Lineup {self.schema.entity} field; "
-                                          f"known: {', '.join(self.schema.field_names)}")
+            self.add(
+                f"{at}.sourceField",
+                f"not a Lineup {self.schema.entity} field; known: {', '.join(self.schema.field_names)}",
+            )
         known_transforms = []
         for position, spec in enumerate(rule.transform):
             try:
@@ -120,8 +123,10 @@ class _Checker:
             if rule.direction is Direction.BIDIRECTIONAL:
                 rule = rule.model_copy(update={"direction": Direction.INBOUND})
             else:
-                self.add(f"{at}.targetField", f"{self.provider} field {target.api_name!r} is read-only: "
-                                              "it cannot be written outbound")
+                self.add(
+                    f"{at}.targetField",
+                    f"{self.provider} field {target.api_name!r} is read-only: it cannot be written outbound",
+                )
                 return rule
         self._types(at, rule, target, kind, known_transforms)
         return rule
@@ -134,13 +139,13 @@ class _Checker:
             return kind
         if kind is not ValueKind.LOOKUP or len(keys) > 1 or keys[0] not in LOOKUP_KEYS:
             reach = f"only {_lookup_paths(target)}" if kind is ValueKind.LOOKUP else "no nested values"
-            self.add(f"{at}.targetField", f"{self.provider} field {target.api_name!r} ({target.data_type}) "
-                                          f"has {reach}")
+            self.add(f"{at}.targetField", f"{self.provider} field {target.api_name!r} ({target.data_type}) has {reach}")
             return None
         return ValueKind.TEXT
 
-    def _types(self, at: str, rule: FieldRule, target: ProviderField, kind: ValueKind,
-               transforms: Sequence[str]) -> None:
+    def _types(
+        self, at: str, rule: FieldRule, target: ProviderField, kind: ValueKind, transforms: Sequence[str]
+    ) -> None:
         described = f"{self.provider} field {rule.target_field!r} ({target.data_type})"
         if Direction.INBOUND in rule.flows:
             if kind is ValueKind.LOOKUP:
@@ -150,20 +155,26 @@ class _Checker:
             elif kind is ValueKind.SCALAR:
                 for spec in transforms:
                     if transform_base_name(spec) not in SCALAR_TRANSFORMS:
-                        self.add(f"{at}.transform", f"{spec!r} cannot apply to {described}; "
-                                                    f"allowed: {', '.join(sorted(SCALAR_TRANSFORMS))}")
+                        self.add(
+                            f"{at}.transform",
+                            f"{spec!r} cannot apply to {described}; allowed: {', '.join(sorted(SCALAR_TRANSFORMS))}",
+                        )
         if Direction.OUTBOUND in rule.flows and (kind is not ValueKind.TEXT or len(rule.target_path) > 1):
-            self.add(f"{at}.targetField", f"{described} cannot be written from Lineup text (no transform "
-                                          "converts it); make the rule inbound")
+            self.add(
+                f"{at}.targetField",
+                f"{described} cannot be written from Lineup text (no transform converts it); make the rule inbound",
+            )
 
     def duplicates_in_change(self, changes: Sequence[tuple[int, FieldRule]]) -> None:
         claimed: dict[tuple[str, Direction], int] = {}
         for index, rule in changes:
             clashes = {claimed[key] for key in ((rule.source_field, flow) for flow in rule.flows) if key in claimed}
             if clashes:
-                self.add(f"{self.collection}[{index}].sourceField",
-                         f"{self.collection}[{min(clashes)}] already maps Lineup field {rule.source_field!r} "
-                         "in the same direction")
+                self.add(
+                    f"{self.collection}[{index}].sourceField",
+                    f"{self.collection}[{min(clashes)}] already maps Lineup field {rule.source_field!r} "
+                    "in the same direction",
+                )
             claimed.update({(rule.source_field, flow): index for flow in rule.flows})
 
     def merged(self, merged: Sequence[FieldRule], change_indexes: Sequence[int]) -> None:
@@ -174,17 +185,26 @@ class _Checker:
         for position, rule in outbound:
             earlier = writers.setdefault(rule.target_field, position)
             if earlier != position:
-                at = (f"{self.collection}[{change_indexes[position - first_change]}].targetField"
-                      if position >= first_change else self.collection)
-                self.add(at, f"{self.provider} field {rule.target_field!r} is already written outbound from "
-                             f"Lineup field {merged[earlier].source_field!r}")
+                at = (
+                    f"{self.collection}[{change_indexes[position - first_change]}].targetField"
+                    if position >= first_change
+                    else self.collection
+                )
+                self.add(
+                    at,
+                    f"{self.provider} field {rule.target_field!r} is already written outbound from "
+                    f"Lineup field {merged[earlier].source_field!r}",
+                )
         if not outbound:
             return
         written = set(writers)
         for field in self.fields.values():
             if field.required and not field.read_only and field.api_name not in written:
-                self.add(self.collection, f"{self.provider} requires field {field.api_name!r} on every record "
-                                          "written to it: add an outbound rule for it")
+                self.add(
+                    self.collection,
+                    f"{self.provider} requires field {field.api_name!r} on every record "
+                    "written to it: add an outbound rule for it",
+                )
 
 
 def merge_validated(
@@ -220,5 +240,6 @@ def validate_mapping(mapping: Mapping, provider_fields: Sequence[ProviderField])
     """Check a whole mapping (e.g. a defaults file) as if all its rules were one change; problems
     are named `rules[i]...`."""
     empty = mapping.model_copy(update={"rules": ()})
-    merge_validated(empty, mapping.rules, direction=mapping.direction, provider_fields=provider_fields,
-                    collection="rules")
+    merge_validated(
+        empty, mapping.rules, direction=mapping.direction, provider_fields=provider_fields, collection="rules"
+    )

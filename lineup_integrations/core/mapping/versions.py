@@ -52,17 +52,31 @@ class VersionedMapping(BaseModel, frozen=True):
 def _default(tenant_id: str, provider: str, entity: str) -> VersionedMapping:
     mapping = load_default_mapping(provider, entity)
     return VersionedMapping(
-        tenant_id=tenant_id, provider=provider, entity=entity, version=DEFAULT_VERSION,
-        mapping=mapping.model_copy(update={"version": DEFAULT_VERSION}), default_version=mapping.version,
+        tenant_id=tenant_id,
+        provider=provider,
+        entity=entity,
+        version=DEFAULT_VERSION,
+        mapping=mapping.model_copy(update={"version": DEFAULT_VERSION}),
+        default_version=mapping.version,
     )
 
 
 def _from_row(row: MappingVersion) -> VersionedMapping:
-    mapping = Mapping(provider=row.provider, entity=row.entity, version=row.version,
-                      rules=tuple(FieldRule.model_validate(rule) for rule in row.rules))
+    mapping = Mapping(
+        provider=row.provider,
+        entity=row.entity,
+        version=row.version,
+        rules=tuple(FieldRule.model_validate(rule) for rule in row.rules),
+    )
     return VersionedMapping(
-        tenant_id=row.tenant_id, provider=row.provider, entity=row.entity, version=row.version, mapping=mapping,
-        based_on_version=row.based_on_version, created_by=row.created_by, created_at=row.created_at,
+        tenant_id=row.tenant_id,
+        provider=row.provider,
+        entity=row.entity,
+        version=row.version,
+        mapping=mapping,
+        based_on_version=row.based_on_version,
+        created_by=row.created_by,
+        created_at=row.created_at,
     )
 
 
@@ -130,8 +144,7 @@ def propose_mapping(
     Concurrent changes of one mapping queue on a lock, so each builds on the one before."""
     with store.locked_session() as session:
         serialize_on(session, _lock_key(tenant_id, provider, entity))
-        current = _load(session, tenant_id, provider, entity,
-                        _active_version(session, tenant_id, provider, entity))
+        current = _load(session, tenant_id, provider, entity, _active_version(session, tenant_id, provider, entity))
         merged = merge_validated(current.mapping, changes, direction=direction, provider_fields=provider_fields)
         if merged.rules == current.mapping.rules:
             return current
@@ -140,16 +153,32 @@ def propose_mapping(
             MappingVersion.entity == entity,
         )) or DEFAULT_VERSION  # fmt: skip
         row = MappingVersion(
-            tenant_id=tenant_id, provider=provider, entity=entity, version=latest + 1,
+            tenant_id=tenant_id,
+            provider=provider,
+            entity=entity,
+            version=latest + 1,
             rules=[rule.model_dump(mode="json", by_alias=True) for rule in merged.rules],
-            based_on_version=current.version, created_by=actor, created_at=dt.datetime.now(dt.UTC),
+            based_on_version=current.version,
+            created_by=actor,
+            created_at=dt.datetime.now(dt.UTC),
         )
         session.add(row)
         session.flush()
         _point_to(session, tenant_id, provider, entity, row.version)
-        audit(session, tenant_id=tenant_id, provider=provider, action="mapping_update", actor=actor,
-              detail={"entity": entity, "old_version": current.version, "new_version": row.version,
-                      "default_version": current.default_version, "rules_changed": len(changes)})
+        audit(
+            session,
+            tenant_id=tenant_id,
+            provider=provider,
+            action="mapping_update",
+            actor=actor,
+            detail={
+                "entity": entity,
+                "old_version": current.version,
+                "new_version": row.version,
+                "default_version": current.default_version,
+                "rules_changed": len(changes),
+            },
+        )
         return _from_row(row)
 
 
@@ -164,6 +193,12 @@ def activate_mapping(
         target = _load(session, tenant_id, provider, entity, version)
         if version != old:
             _point_to(session, tenant_id, provider, entity, version)
-            audit(session, tenant_id=tenant_id, provider=provider, action="mapping_activate", actor=actor,
-                  detail={"entity": entity, "old_version": old, "new_version": version})
+            audit(
+                session,
+                tenant_id=tenant_id,
+                provider=provider,
+                action="mapping_activate",
+                actor=actor,
+                detail={"entity": entity, "old_version": old, "new_version": version},
+            )
         return target

@@ -1,4 +1,4 @@
-"""The provider-agnostic OAuth engine (authorization code + PKCE, refresh under lock, revoke).
+"""The provider-agnostic OAuth engine (authorization code + PKCE, refresh under a lease, revoke).
 
 Framework-free: the gateway and the Dagster resources both drive it. Providers contribute an
 `OAuthProviderConfig` from their own `oauth.py`.
@@ -15,6 +15,7 @@ from lineup_integrations.core.oauth.engine import REFRESH_MARGIN, OAuthEngine
 from lineup_integrations.core.oauth.errors import (
     AuthorizationDeniedError,
     IntegrationNotFoundError,
+    InvalidAuthorizationCodeError,
     InvalidStateError,
     OAuthConfigError,
     OAuthError,
@@ -24,7 +25,7 @@ from lineup_integrations.core.oauth.errors import (
     UntrustedAccountsServerError,
 )
 from lineup_integrations.core.oauth.state import STATE_TTL
-from lineup_integrations.core.oauth.tokens import AccessToken
+from lineup_integrations.core.oauth.tokens import AccessToken, JwksCache
 
 __all__ = [
     "REFRESH_MARGIN",
@@ -33,7 +34,9 @@ __all__ = [
     "AuthorizationDeniedError",
     "GrantedAccess",
     "IntegrationNotFoundError",
+    "InvalidAuthorizationCodeError",
     "InvalidStateError",
+    "JwksCache",
     "OAuthConfigError",
     "OAuthEngine",
     "OAuthError",

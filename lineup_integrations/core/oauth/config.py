@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from lineup_integrations.core.provider import Providers
 from lineup_integrations.core.settings import Settings
 
+
 @dataclass(frozen=True)
 class TokenEndpoint:
     """Where one integration's token and revoke calls go.
@@ -68,6 +69,9 @@ class OAuthProviderConfig(BaseModel):
       grants; the others take it only on the authorize step.
     - `reauthorization_errors`: token-endpoint error codes meaning "the grant is gone" (the
       integration then needs the tenant to reconnect); every other failure is retryable.
+    - `invalid_code_errors`: code-exchange error codes meaning "this authorization code is not
+      valid" (unknown, expired, already used): the callback is then a bad request, not a provider
+      failure. Zoho answers `invalid_code`, Google and Microsoft `invalid_grant`.
     - `api_base_url`: where API calls go when the token response names no `api_domain`.
     - `callback_endpoint` / `region_endpoint`: choose the token endpoint from the callback's
       parameters (may raise `UntrustedAccountsServerError`) / from the stored region; without
@@ -96,6 +100,7 @@ class OAuthProviderConfig(BaseModel):
     api_base_url: str | None = None
     scopes_on_token_requests: bool = False
     reauthorization_errors: frozenset[str] = frozenset({"invalid_grant"})
+    invalid_code_errors: frozenset[str] = frozenset({"invalid_grant", "invalid_code"})
     callback_endpoint: CallbackEndpointHook | None = None
     region_endpoint: RegionEndpointHook | None = None
     account_id: AccountIdHook | None = None

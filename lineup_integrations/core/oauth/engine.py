@@ -2,12 +2,24 @@
 
 Its contract with the rest of the system:
 - `begin` → the authorize URL; `complete` → a `connected` integration with sealed tokens.
-- `refresh_if_expiring` → a usable access token. Refreshes happen under a per-integration lock
-  (PostgreSQL `SELECT … FOR UPDATE` on the credentials row, SQLite `BEGIN IMMEDIATE`) with a
-  re-read after taking it, so any number of concurrent callers cause one token request and a
-  rotated refresh token is never sent twice. A dead grant marks the integration `needs_reauth`
-  and raises `ReauthorizationRequiredError` (never retry it); other failures raise the retryable
+- `refresh_if_expiring` → a usable access token. A refresh is guarded by a lease on the
+  credentials row, not by a transaction held over the provider's HTTP call (on SQLite that
+  transaction would be the database's one write lock, and every sync of every tenant would wait
+  for the provider): one short transaction claims the lease (re-reading the row under
+  `SELECT … FOR UPDATE` / `BEGIN IMMEDIATE`: a caller that finds the token already refreshed just
+  returns it), the token call runs outside any transaction, and a second short transaction
+  stores the result only if the lease is still this caller's. Callers that find a live lease wait
+  for the holder's result (woken at once in this process, else polling with backoff, for at most
+  `refresh_wait`) and take over a lease that expired (its holder crashed). So any number of
+  concurrent callers cause one token request and a rotated refresh token is never sent twice,
+  provided a token call ends within the lease (`refresh_lease_ttl`, far above the token call's
+  timeouts). A dead grant marks the integration `needs_reauth` and raises
+  `ReauthorizationRequiredError` (never retry it); other failures raise the retryable
   `TokenRefreshError`.
+- A callback whose account differs from the one the integration had (another Zoho organisation,
+  another user) resets the tenant's synced data from that provider in the transaction that
+  saves the connection (`reset_synced_data`, audited as `account_changed`): the next sync is a
+  full one. The same account reconnected keeps its data and resumes incrementally.
 - `disconnect` → revoked at the provider when it can be, credentials deleted, `disconnected`.
 Every step is audited (`connect`, `callback`, `refresh`, `disconnect`), with details that never
 hold a secret — except a callback with an invalid `state`, which names no tenant we can trust and
@@ -19,14 +31,16 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import jwt
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.http import shared_pool
@@ -34,6 +48,7 @@ from lineup_integrations.core.oauth.config import GrantedAccess, OAuthProviderCo
 from lineup_integrations.core.oauth.errors import (
     AuthorizationDeniedError,
     IntegrationNotFoundError,
+    InvalidAuthorizationCodeError,
     InvalidStateError,
     OAuthError,
     ReauthorizationRequiredError,
@@ -42,6 +57,7 @@ from lineup_integrations.core.oauth.errors import (
 )
 from lineup_integrations.core.oauth.protocol import OAuthProtocol, TokenEndpointFailure, new_code_verifier
 from lineup_integrations.core.oauth.state import (
+    STATE_TTL,
     PendingAuthorization,
     consume_state,
     hash_state,
@@ -49,21 +65,54 @@ from lineup_integrations.core.oauth.state import (
     save_state,
     verifier_context,
 )
-from lineup_integrations.core.oauth.tokens import AccessToken, TokenResponse
-from lineup_integrations.core.store import Credential, Integration, IntegrationStatus, Store, audit, upsert, utcnow
+from lineup_integrations.core.oauth.tokens import AccessToken, JwksCache, TokenResponse
+from lineup_integrations.core.provider import UnknownProviderError
+from lineup_integrations.core.store import (
+    Credential,
+    Integration,
+    IntegrationStatus,
+    Store,
+    audit,
+    reset_synced_data,
+    upsert,
+    utcnow,
+)
 from lineup_integrations.core.store.models import new_integration_id
 from lineup_integrations.core.vault import Vault
-from lineup_integrations.core.provider import UnknownProviderError
 
 logger = logging.getLogger(__name__)
 
 REFRESH_MARGIN = dt.timedelta(minutes=5)
 HTTP_POOL_NAME = "oauth"
-JWKS_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 REFRESH_ACTOR = "oauth-engine"
+# A lease outlives any token call (TOKEN_REQUEST_TIMEOUT: 5 s to connect, 15 s per read or write),
+# so it only expires when its holder died; a waiter gives up (retryably) a little after that.
+REFRESH_LEASE_TTL = dt.timedelta(seconds=60)
+REFRESH_WAIT = dt.timedelta(seconds=75)
+_FIRST_POLL_SECONDS = 0.02
+_MAX_POLL_SECONDS = 0.5
 
-# Decides, under the lock and with the current access token opened, whether to refresh after all.
+# Decides, in the claim's transaction and with the current access token opened, whether to refresh after all.
 RefreshDecision = Callable[[Credential, str], bool]
+
+
+@dataclass(frozen=True)
+class _Lease:
+    """A claimed refresh: what the token call needs, read in the claim's transaction."""
+
+    owner: str
+    integration_id: str
+    config: OAuthProviderConfig
+    region: str | None
+    sealed_refresh_token: str = field(repr=False)
+    taken_over: bool
+
+
+@dataclass(frozen=True)
+class _Busy:
+    """Another caller holds a live lease on the integration's credentials."""
+
+    provider: str
 
 
 @dataclass(frozen=True)
@@ -87,7 +136,10 @@ class OAuthEngine:
     """Provider-agnostic OAuth for all tenants; thread-safe (state lives in the store, not here).
 
     `http` is the pooled client every provider call goes through (default: the process-wide
-    pool's `oauth` client).
+    pool's `oauth` client). `state_ttl` is how long a started authorization may take
+    (`Settings.oauth_state_ttl`). `refresh_lease_ttl` / `refresh_wait`: see the module docstring.
+    `jwks` caches the identity providers' signing keys (default: a `JwksCache` fetching through
+    `http`).
     """
 
     def __init__(
@@ -96,11 +148,25 @@ class OAuthEngine:
         vault: Vault,
         providers: Mapping[str, OAuthProviderConfig],
         http: httpx.Client | None = None,
+        *,
+        state_ttl: dt.timedelta = STATE_TTL,
+        refresh_lease_ttl: dt.timedelta = REFRESH_LEASE_TTL,
+        refresh_wait: dt.timedelta = REFRESH_WAIT,
+        jwks: JwksCache | None = None,
     ) -> None:
+        if state_ttl <= dt.timedelta(0) or refresh_lease_ttl <= dt.timedelta(0):
+            raise ValueError("state_ttl and refresh_lease_ttl must be positive")
         self.store = store
         self.vault = vault
         self.providers = dict(providers)
         self.http = http if http is not None else shared_pool().client(HTTP_POOL_NAME)
+        self.state_ttl = state_ttl
+        self.refresh_lease_ttl = refresh_lease_ttl
+        self.refresh_wait = refresh_wait
+        self.jwks = jwks if jwks is not None else JwksCache(self.http)
+        # Wakes this process's waiters as soon as a refresh here ends (others poll the store).
+        self._refresh_ended = threading.Condition()
+        self._refresh_generation = 0
 
     # -- connect -----------------------------------------------------------------------------------
 
@@ -123,9 +189,14 @@ class OAuthEngine:
                 sealed_code_verifier=sealed_verifier,
                 actor=actor,
                 now=utcnow(),
+                ttl=self.state_ttl,
             )
             audit(
-                session, tenant_id=tenant_id, provider=provider, action="connect", actor=actor,
+                session,
+                tenant_id=tenant_id,
+                provider=provider,
+                action="connect",
+                actor=actor,
                 detail={"pkce": config.use_pkce},
             )
         return self._protocol(config).authorization_url(state=state, code_verifier=code_verifier, login_hint=login_hint)
@@ -149,7 +220,9 @@ class OAuthEngine:
             # never the state or the code.
             logger.warning(
                 "%s: OAuth callback refused, invalid state (%s)%s",
-                provider, error.reason, f" issued to tenant {error.tenant_id}" if error.tenant_id else "",
+                provider,
+                error.reason,
+                f" issued to tenant {error.tenant_id}" if error.tenant_id else "",
             )
             raise
         try:
@@ -169,7 +242,7 @@ class OAuthEngine:
             raise AuthorizationDeniedError(params["error"], provider=config.name)
         code = params.get("code")
         if not code:
-            raise TokenExchangeError("missing_code", provider=config.name)
+            raise InvalidAuthorizationCodeError("missing_code", provider=config.name)
         endpoint = config.endpoint_for_callback(params)
         code_verifier = (
             self.vault.open(pending.sealed_code_verifier, context=verifier_context(pending.state_hash))
@@ -181,6 +254,8 @@ class OAuthEngine:
                 endpoint, code=code, redirect_uri=pending.redirect_uri, code_verifier=code_verifier
             )
         except TokenEndpointFailure as failure:
+            if failure.error in config.invalid_code_errors:
+                raise InvalidAuthorizationCodeError(failure.error, provider=config.name) from None
             raise TokenExchangeError(failure.error, provider=config.name) from None
         return endpoint, tokens
 
@@ -204,22 +279,21 @@ class OAuthEngine:
 
     def _id_token_claims(self, config: OAuthProviderConfig, tokens: TokenResponse) -> dict[str, Any]:
         """The id_token's claims, verified against the provider's published keys when it has them
-        (fetched through the engine's client from the configured, sandbox-overridable URL). A token
-        that fails verification contributes no claims: the account id is then left None."""
+        (from the engine's `JwksCache`: fetched once from the configured, sandbox-overridable URL,
+        again when a token names a key the cached set lacks). A token that fails verification
+        contributes no claims: the account id is then left None."""
         if tokens.id_token is None:
             return {}
         if config.id_token_jwks_url is None:
             return tokens.id_token_claims()
         try:
-            response = self.http.get(config.id_token_jwks_url, timeout=JWKS_TIMEOUT)
-            response.raise_for_status()
-            jwks = response.json()
-            if not isinstance(jwks, dict):
-                raise ValueError("the key set is not a JSON object")
+            jwks = self.jwks.key_set(config.id_token_jwks_url, tokens.id_token_kid())
             return tokens.verified_id_token_claims(jwks, audience=config.client_id, issuers=config.id_token_issuers)
         except (httpx.HTTPError, ValueError, LookupError, jwt.PyJWTError) as error:
             logger.warning(
-                "%s: id_token verification failed (%s); connecting without its claims", config.name, type(error).__name__
+                "%s: id_token verification failed (%s); connecting without its claims",
+                config.name,
+                type(error).__name__,
             )
             return {}
 
@@ -234,7 +308,13 @@ class OAuthEngine:
         actor: str,
     ) -> Integration:
         now = utcnow()
-        with self.store.session() as session:
+        with self.store.locked_session() as session:
+            previous = session.scalars(
+                select(Integration)
+                .where(Integration.tenant_id == tenant_id, Integration.provider == config.name)
+                .with_for_update()
+            ).one_or_none()
+            previous_account_id = previous.external_account_id if previous is not None else None
             upsert(
                 session,
                 Integration,
@@ -257,13 +337,41 @@ class OAuthEngine:
                 ],
                 key=["tenant_id", "provider"],
                 update=[
-                    "status", "external_account_id", "region", "accounts_server", "api_domain", "scopes",
-                    "status_reason", "updated_at", "connected_at",
+                    "status",
+                    "external_account_id",
+                    "region",
+                    "accounts_server",
+                    "api_domain",
+                    "scopes",
+                    "status_reason",
+                    "updated_at",
+                    "connected_at",
                 ],
             )
             integration = session.scalars(
-                select(Integration).where(Integration.tenant_id == tenant_id, Integration.provider == config.name)
+                select(Integration)
+                .where(Integration.tenant_id == tenant_id, Integration.provider == config.name)
+                .execution_options(populate_existing=True)  # `previous` holds the row as it was
             ).one()
+            if previous_account_id is not None and account_id is not None and previous_account_id != account_id:
+                # Another account: what was synced from the old one must go with it (see reset.py).
+                deleted = reset_synced_data(session, tenant_id=tenant_id, provider=config.name)
+                audit(
+                    session,
+                    tenant_id=tenant_id,
+                    provider=config.name,
+                    action="account_changed",
+                    actor=actor,
+                    detail={
+                        "integration_id": integration.id,
+                        "previous_account_id": previous_account_id,
+                        "account_id": account_id,
+                        "deleted": deleted,
+                    },
+                )
+                logger.info(
+                    "%s: tenant %s reconnected to another account; its synced data was reset", config.name, tenant_id
+                )
             refresh_token = tokens.refresh_token.get_secret_value() if tokens.refresh_token else None
             upsert(
                 session,
@@ -276,17 +384,34 @@ class OAuthEngine:
                         "expires_at": tokens.expires_at(now),
                         "refreshed_at": None,
                         "updated_at": now,
+                        # A refresh of the previous grant still under way must not overwrite these tokens.
+                        "refresh_lease_owner": None,
+                        "refresh_lease_expires_at": None,
                     }
                 ],
                 key=["integration_id"],
                 update=[
-                    "access_token", "refresh_token", "key_id", "token_type", "expires_at", "refreshed_at", "updated_at",
+                    "access_token",
+                    "refresh_token",
+                    "key_id",
+                    "token_type",
+                    "expires_at",
+                    "refreshed_at",
+                    "updated_at",
+                    "refresh_lease_owner",
+                    "refresh_lease_expires_at",
                 ],
             )
             audit(
-                session, tenant_id=tenant_id, provider=config.name, action="callback", actor=actor,
+                session,
+                tenant_id=tenant_id,
+                provider=config.name,
+                action="callback",
+                actor=actor,
                 detail={
-                    "integration_id": integration.id, "region": endpoint.region, "offline": refresh_token is not None
+                    "integration_id": integration.id,
+                    "region": endpoint.region,
+                    "offline": refresh_token is not None,
                 },
             )
         logger.info("%s connected for tenant %s (integration %s)", config.name, tenant_id, integration.id)
@@ -299,7 +424,7 @@ class OAuthEngine:
         current = self._stored_access_token(integration_id)
         if current is not None and not current.expires_within(margin):
             return current
-        return self._refresh_locked(
+        return self._refresh_leased(
             integration_id, lambda credential, _value: credential.expires_at - utcnow() <= margin
         )
 
@@ -309,7 +434,7 @@ class OAuthEngine:
 
     def force_refresh(self, integration_id: str, *, stale_access_token: str) -> AccessToken:
         """After a 401 mid-run: refresh, unless another caller already replaced `stale_access_token`."""
-        return self._refresh_locked(
+        return self._refresh_leased(
             integration_id,
             lambda _credential, value: hmac.compare_digest(value.encode(), stale_access_token.encode()),
         )
@@ -325,7 +450,32 @@ class OAuthEngine:
                 return None
             return self._access_token(row.Credential, row.Integration)
 
-    def _refresh_locked(self, integration_id: str, should_refresh: RefreshDecision) -> AccessToken:
+    def _refresh_leased(self, integration_id: str, should_refresh: RefreshDecision) -> AccessToken:
+        """Claim the refresh lease and refresh, or wait for the holder's result (module docstring)."""
+        owner = secrets.token_hex(16)
+        deadline = time.monotonic() + self.refresh_wait.total_seconds()
+        pause = _FIRST_POLL_SECONDS
+        while True:
+            generation = self._refresh_generation  # read before the claim: a wake-up after it is not missed
+            claim = self._claim_refresh(integration_id, owner, should_refresh)
+            if isinstance(claim, AccessToken):
+                return claim
+            if isinstance(claim, _Lease):
+                return self._refresh_under_lease(claim)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                logger.warning(
+                    "%s: gave up waiting for another refresh of integration %s", claim.provider, integration_id
+                )
+                raise TokenRefreshError("refresh_in_progress", provider=claim.provider)
+            self._await_refresh_end(generation, min(pause, remaining))
+            pause = min(pause * 2, _MAX_POLL_SECONDS)
+
+    def _claim_refresh(
+        self, integration_id: str, owner: str, should_refresh: RefreshDecision
+    ) -> AccessToken | _Lease | _Busy:
+        """One short transaction: the current token when no refresh is needed (any more), `_Busy`
+        when another caller's lease is live, else the lease, now `owner`'s."""
         failure: OAuthError
         with self.store.locked_session() as session:
             row = session.execute(
@@ -342,44 +492,159 @@ class OAuthEngine:
                 raise ReauthorizationRequiredError("needs_reauth", provider=integration.provider)
             current = self._access_token(credential, integration)
             if not should_refresh(credential, current.value):
-                return current  # another caller refreshed while we waited for the lock
-            try:
-                return self._refresh(session, config, credential, integration)
-            except OAuthError as error:
-                failure = error  # raised once the transaction holding the audit entry has committed
-        raise failure
+                return current  # another caller refreshed meanwhile
+            now = utcnow()
+            expires = credential.refresh_lease_expires_at
+            if credential.refresh_lease_owner is not None and expires is not None and expires > now:
+                return _Busy(config.name)
+            if credential.refresh_token is None:
+                self._mark_needs_reauth(session, integration, "no_refresh_token")
+                failure = ReauthorizationRequiredError("no_refresh_token", provider=config.name)
+            else:
+                taken_over = credential.refresh_lease_owner is not None
+                if taken_over:
+                    logger.warning(
+                        "%s: the refresh lease on integration %s expired (its holder died?); taking it over",
+                        config.name,
+                        integration.id,
+                    )
+                credential.refresh_lease_owner = owner
+                credential.refresh_lease_expires_at = now + self.refresh_lease_ttl
+                return _Lease(
+                    owner=owner,
+                    integration_id=integration.id,
+                    config=config,
+                    region=integration.region,
+                    sealed_refresh_token=credential.refresh_token,
+                    taken_over=taken_over,
+                )
+        raise failure  # once the transaction holding the audit entry has committed
 
-    def _refresh(
-        self, session: Session, config: OAuthProviderConfig, credential: Credential, integration: Integration
-    ) -> AccessToken:
-        if credential.refresh_token is None:
-            self._mark_needs_reauth(session, integration, "no_refresh_token")
-            raise ReauthorizationRequiredError("no_refresh_token", provider=config.name)
-        refresh_token = self.vault.open(credential.refresh_token, context=refresh_token_context(integration.id))
-        endpoint = config.endpoint_for_region(integration.region)
+    def _refresh_under_lease(self, lease: _Lease) -> AccessToken:
+        """The token call, outside any transaction, then its outcome stored under the lease."""
+        config = lease.config
         try:
+            refresh_token = self.vault.open(
+                lease.sealed_refresh_token, context=refresh_token_context(lease.integration_id)
+            )
+            endpoint = config.endpoint_for_region(lease.region)
             tokens = self._protocol(config).refresh(endpoint, refresh_token=refresh_token)
         except TokenEndpointFailure as failure:
-            if failure.error in config.reauthorization_errors:
-                self._mark_needs_reauth(session, integration, failure.error)
-                raise ReauthorizationRequiredError(failure.error, provider=config.name) from None
-            _audit_refresh(session, integration, outcome="failure", error=failure.error, retryable=True)
-            logger.warning("%s: refresh failed for integration %s (%s)", config.name, integration.id, failure.error)
-            raise TokenRefreshError(failure.error, provider=config.name) from None
+            raise self._store_refresh_failure(lease, failure.error) from None
+        except BaseException:
+            self._release_lease(lease)
+            raise
+        return self._store_refreshed(lease, refresh_token, tokens)
+
+    def _locked_row(self, session: Session, integration_id: str) -> tuple[Credential, Integration] | None:
+        row = session.execute(
+            select(Credential, Integration)
+            .join(Integration, Integration.id == Credential.integration_id)
+            .where(Credential.integration_id == integration_id)
+            .with_for_update(of=Credential)
+        ).one_or_none()
+        return (row.Credential, row.Integration) if row is not None else None
+
+    def _store_refreshed(self, lease: _Lease, refresh_token: str, tokens: TokenResponse) -> AccessToken:
+        """Store new tokens if the lease is still ours; a lost lease (it expired and was taken over,
+        the integration was reconnected or disconnected) stores nothing: the token is still valid
+        for this caller, but whoever holds the row now decides what it keeps."""
         now = utcnow()
         new_refresh_token = tokens.refresh_token.get_secret_value() if tokens.refresh_token else refresh_token
-        rotated = not hmac.compare_digest(new_refresh_token.encode(), refresh_token.encode())
-        sealed = self._sealed_tokens(integration.id, tokens.access_token.get_secret_value(), new_refresh_token)
-        credential.access_token = sealed["access_token"]
-        credential.refresh_token = sealed["refresh_token"]
-        credential.key_id = sealed["key_id"]
-        credential.token_type = tokens.token_type
-        credential.expires_at = tokens.expires_at(now)
-        credential.refreshed_at = now
-        if tokens.api_domain:
-            integration.api_domain = tokens.api_domain
-        _audit_refresh(session, integration, rotated=rotated, expires_at=credential.expires_at.isoformat())
-        return self._access_token(credential, integration)
+        try:
+            with self.store.locked_session() as session:
+                row = self._locked_row(session, lease.integration_id)
+                if row is not None and row[0].refresh_lease_owner == lease.owner:
+                    credential, integration = row
+                    rotated = not hmac.compare_digest(new_refresh_token.encode(), refresh_token.encode())
+                    sealed = self._sealed_tokens(
+                        integration.id, tokens.access_token.get_secret_value(), new_refresh_token
+                    )
+                    credential.access_token = sealed["access_token"]
+                    credential.refresh_token = sealed["refresh_token"]
+                    credential.key_id = sealed["key_id"]
+                    credential.token_type = tokens.token_type
+                    credential.expires_at = tokens.expires_at(now)
+                    credential.refreshed_at = now
+                    credential.refresh_lease_owner = None
+                    credential.refresh_lease_expires_at = None
+                    if tokens.api_domain:
+                        integration.api_domain = tokens.api_domain
+                    _audit_refresh(
+                        session,
+                        integration,
+                        rotated=rotated,
+                        expires_at=credential.expires_at.isoformat(),
+                        lease_taken_over=lease.taken_over,
+                    )
+                    return self._access_token(credential, integration)
+                api_domain = row[1].api_domain if row is not None else None
+        finally:
+            self._wake_waiters()
+        logger.warning(
+            "%s: the refresh lease on integration %s was lost during the token call; the new token is not stored",
+            lease.config.name,
+            lease.integration_id,
+        )
+        return AccessToken(
+            value=tokens.access_token.get_secret_value(),
+            expires_at=tokens.expires_at(now),
+            api_domain=tokens.api_domain or api_domain,
+            integration_id=lease.integration_id,
+        )
+
+    def _store_refresh_failure(self, lease: _Lease, error: str) -> OAuthError:
+        """Record a failed token call (if the lease is still ours) and return its typed error: a dead
+        grant marks the integration `needs_reauth`; anything else is retryable. A caller whose lease
+        was lost meanwhile records nothing and gets the retryable error (its refresh token may
+        simply have been rotated by the new holder)."""
+        config = lease.config
+        failure: OAuthError = TokenRefreshError(error, provider=config.name)
+        try:
+            with self.store.locked_session() as session:
+                row = self._locked_row(session, lease.integration_id)
+                if row is not None and row[0].refresh_lease_owner == lease.owner:
+                    credential, integration = row
+                    credential.refresh_lease_owner = None
+                    credential.refresh_lease_expires_at = None
+                    if error in config.reauthorization_errors:
+                        self._mark_needs_reauth(session, integration, error)
+                        failure = ReauthorizationRequiredError(error, provider=config.name)
+                    else:
+                        _audit_refresh(session, integration, outcome="failure", error=error, retryable=True)
+                        logger.warning("%s: refresh failed for integration %s (%s)", config.name, integration.id, error)
+        finally:
+            self._wake_waiters()
+        return failure
+
+    def _release_lease(self, lease: _Lease) -> None:
+        """Give the lease back after an unexpected failure, best effort (else it expires)."""
+        try:
+            with self.store.session() as session:
+                session.execute(
+                    update(Credential)
+                    .where(
+                        Credential.integration_id == lease.integration_id, Credential.refresh_lease_owner == lease.owner
+                    )
+                    .values(refresh_lease_owner=None, refresh_lease_expires_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:
+            logger.exception(
+                "releasing the refresh lease of integration %s failed; it will expire", lease.integration_id
+            )
+        finally:
+            self._wake_waiters()
+
+    def _await_refresh_end(self, generation: int, timeout: float) -> None:
+        """Until a refresh in this process ends after `generation` was read, or `timeout` passes."""
+        with self._refresh_ended:
+            self._refresh_ended.wait_for(lambda: self._refresh_generation != generation, timeout=timeout)
+
+    def _wake_waiters(self) -> None:
+        with self._refresh_ended:
+            self._refresh_generation += 1
+            self._refresh_ended.notify_all()
 
     def _mark_needs_reauth(self, session: Session, integration: Integration, error: str) -> None:
         integration.status = IntegrationStatus.NEEDS_REAUTH.value
@@ -411,7 +676,12 @@ class OAuthEngine:
             detail = {"integration_id": integration.id, "revocation": revocation.outcome}
             if revocation.error is not None:
                 audit(
-                    session, tenant_id=tenant_id, provider=provider, action="revoke", actor=actor, outcome="failure",
+                    session,
+                    tenant_id=tenant_id,
+                    provider=provider,
+                    action="revoke",
+                    actor=actor,
+                    outcome="failure",
                     detail={**detail, "error": revocation.error},
                 )
             audit(session, tenant_id=tenant_id, provider=provider, action="disconnect", actor=actor, detail=detail)
@@ -435,7 +705,9 @@ class OAuthEngine:
         except TokenEndpointFailure as failure:
             logger.warning(
                 "%s: revoking integration %s failed (%s); disconnecting locally",
-                config.name, integration.id, failure.error,
+                config.name,
+                integration.id,
+                failure.error,
             )
             return Revocation("failed", failure.error)
         return Revocation("revoked")
@@ -471,7 +743,12 @@ class OAuthEngine:
     def _audit_failure(self, tenant_id: str, provider: str, action: str, actor: str, detail: dict[str, Any]) -> None:
         with self.store.session() as session:
             audit(
-                session, tenant_id=tenant_id, provider=provider, action=action, actor=actor, outcome="failure",
+                session,
+                tenant_id=tenant_id,
+                provider=provider,
+                action=action,
+                actor=actor,
+                outcome="failure",
                 detail=detail,
             )
 
@@ -482,7 +759,7 @@ class TokenHolder:
     A sync makes hundreds of calls with one token; reading and opening it from the store for each
     would cost a transaction per page (on SQLite one that waits for the write lock the sync's own
     writer holds). The holder goes back to the engine only when the token is within `margin` of
-    expiry (`refresh_if_expiring`, under the engine's lock) or when the provider rejected it
+    expiry (`refresh_if_expiring`, under the engine's refresh lease) or when the provider rejected it
     (`replace`, after a 401). A token another process replaced meanwhile stays valid until it
     expires or is rejected, which `replace` then handles. Thread-safe.
     """
@@ -508,8 +785,13 @@ class TokenHolder:
 
 def _audit_refresh(session: Session, integration: Integration, *, outcome: str = "success", **detail: Any) -> None:
     audit(
-        session, tenant_id=integration.tenant_id, provider=integration.provider, action="refresh", actor=REFRESH_ACTOR,
-        outcome=outcome, detail={"integration_id": integration.id, **detail},
+        session,
+        tenant_id=integration.tenant_id,
+        provider=integration.provider,
+        action="refresh",
+        actor=REFRESH_ACTOR,
+        outcome=outcome,
+        detail={"integration_id": integration.id, **detail},
     )
 
 

@@ -12,6 +12,7 @@ class OAuthError(Exception):
     """Base of every OAuth engine failure; `code` is stable, `provider` names the provider."""
 
     code = "oauth_error"
+    field: str | None = None  # the callback parameter at fault, when one is (the gateway names it)
 
     def __init__(self, message: str, *, provider: str | None = None) -> None:
         super().__init__(message)
@@ -26,6 +27,7 @@ class InvalidStateError(OAuthError):
     """
 
     code = "invalid_state"
+    field = "state"
 
     def __init__(self, reason: str, *, provider: str, tenant_id: str | None = None) -> None:
         super().__init__(f"the OAuth state is not valid ({reason}); start the connection again", provider=provider)
@@ -60,9 +62,29 @@ class TokenExchangeError(OAuthError):
 
     code = "token_exchange_failed"
 
-    def __init__(self, error: str, *, provider: str) -> None:
-        super().__init__(f"the provider refused the authorization code ({error})", provider=provider)
+    def __init__(self, error: str, *, provider: str, message: str | None = None) -> None:
+        super().__init__(message or f"the provider refused the authorization code ({error})", provider=provider)
         self.error = error
+
+
+class InvalidAuthorizationCodeError(TokenExchangeError):
+    """The callback's `code` is missing, or the provider refused it as invalid, expired or already
+    used (Zoho: HTTP 200 `invalid_code`; Google and Microsoft: HTTP 400 `invalid_grant`).
+
+    A bad request rather than a provider failure: the user must start the connection again.
+    `error` is the provider's code, or `missing_code` when the callback carried none.
+    """
+
+    code = "invalid_authorization_code"
+    field = "code"
+
+    def __init__(self, error: str, *, provider: str) -> None:
+        super().__init__(
+            error,
+            provider=provider,
+            message=f"the authorization code is missing, invalid, expired or already used ({error}); "
+            "start the connection again",
+        )
 
 
 class TokenRefreshError(OAuthError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Generator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from authlib.common.errors import AuthlibBaseError
@@ -60,7 +60,7 @@ class _PooledOAuth2Client(AuthlibProtocolClient):
     # authlib's default OAuth2Error rejects descriptions with some characters (raising
     # ValueError and hiding the error code); the base error keeps any provider's code.
     oauth_error_class = AuthlibBaseError
-    SESSION_REQUEST_PARAMS = ["timeout"]
+    SESSION_REQUEST_PARAMS: ClassVar[list[str]] = ["timeout"]
 
 
 def new_code_verifier() -> str:

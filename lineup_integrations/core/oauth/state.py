@@ -2,7 +2,7 @@
 
 A state is 256 random bits, handed to the browser once and stored only as its SHA-256, so a
 copy of the store cannot be replayed. It is bound to one tenant and one provider, expires after
-10 minutes and is spent atomically (`UPDATE … WHERE used_at IS NULL`, then the row count): of two
+`ttl` (the engine's `state_ttl`, `LINEUP_OAUTH_STATE_TTL_SECONDS`, 10 minutes by default) and is spent atomically (`UPDATE … WHERE used_at IS NULL`, then the row count): of two
 callbacks racing with the same state, exactly one wins. The PKCE verifier that goes with it is
 sealed by the vault under a context naming the state, so it cannot be lifted into another row.
 """
@@ -14,7 +14,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from typing import Any
+
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.oauth.errors import InvalidStateError
@@ -59,8 +61,9 @@ def save_state(
     sealed_code_verifier: str | None,
     actor: str,
     now: dt.datetime,
+    ttl: dt.timedelta = STATE_TTL,
 ) -> None:
-    """Store a new state and drop the expired ones (they can only ever be refused)."""
+    """Store a new state, valid for `ttl`, and drop the expired ones (they can only ever be refused)."""
     session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
     session.add(
         OAuthState(
@@ -71,7 +74,7 @@ def save_state(
             redirect_uri=redirect_uri,
             actor=actor,
             created_at=now,
-            expires_at=now + STATE_TTL,
+            expires_at=now + ttl,
         )
     )
 
@@ -85,7 +88,7 @@ def consume_state(session: Session, state: str | None, *, provider: str, now: dt
     if not state or len(state) > _MAX_STATE_LENGTH:
         raise InvalidStateError("unknown", provider=provider)
     state_hash = hash_state(state)
-    spent = session.execute(
+    spent: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # an UPDATE's result is a CursorResult
         update(OAuthState)
         .where(
             OAuthState.state_hash == state_hash,

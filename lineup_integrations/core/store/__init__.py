@@ -8,8 +8,6 @@ from lineup_integrations.core.store.db import (
     audit,
     bulk_rows,
     bulk_upsert,
-    db_datetime,
-    db_json,
     load_stream_state,
     record_api_usage,
     save_stream_state,
@@ -32,10 +30,13 @@ from lineup_integrations.core.store.models import (
     ProviderFieldCache,
     RawRecord,
     SyncCursor,
+    table_of,
     utcnow,
 )
+from lineup_integrations.core.store.reset import SYNCED_DATA, reset_synced_data
 
 __all__ = [
+    "SYNCED_DATA",
     "ActiveMapping",
     "ApiUsage",
     "AuditEntry",
@@ -58,12 +59,12 @@ __all__ = [
     "audit",
     "bulk_rows",
     "bulk_upsert",
-    "db_datetime",
-    "db_json",
     "load_stream_state",
     "record_api_usage",
+    "reset_synced_data",
     "save_stream_state",
     "serialize_on",
+    "table_of",
     "upsert",
     "utcnow",
 ]

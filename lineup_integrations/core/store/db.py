@@ -14,17 +14,19 @@ import contextlib
 import datetime as dt
 import functools
 import itertools
+import operator
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from psycopg2 import errors as postgres_errors
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
+from psycopg import errors as postgres_errors
+from sqlalchemy import Connection, Engine, Table, TypeDecorator, create_engine, event, func, make_url, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import sqltypes
 
 from lineup_integrations.core.deferred import Deferred
 from lineup_integrations.core.store.models import ApiUsage, AuditEntry, Base, SyncCursor
@@ -48,16 +50,26 @@ _JSON_CODEC: dict[str, Any] = {"json_serializer": _dump_json, "json_deserializer
 
 
 def create_store_engine(url: str) -> Engine:
-    """An engine for the store; for SQLite the folder is created and transactions are driven explicitly."""
+    """An engine for the store; for SQLite the folder is created and transactions are driven explicitly;
+    PostgreSQL is driven by psycopg 3."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-                               **_JSON_CODEC)
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **_JSON_CODEC
+        )
         _drive_sqlite_transactions(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **_JSON_CODEC)
+    return create_engine(_with_psycopg3(url), pool_pre_ping=True, pool_size=10, max_overflow=20, **_JSON_CODEC)
+
+
+def _with_psycopg3(url: str) -> Any:
+    """A PostgreSQL URL driven by psycopg 3, whichever driver it names (`postgresql://`,
+    `postgresql+psycopg2://`): the store's bulk writes use psycopg 3's binary COPY, which must run
+    on the connection, and in the transaction, of the rest of the write."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg") if parsed.get_backend_name() == "postgresql" else parsed
 
 
 def _drive_sqlite_transactions(engine: Engine) -> None:
@@ -179,8 +191,9 @@ def upsert(
     if not rows:
         return
     unique = list({tuple(row[column] for column in key): row for row in rows}.values())
-    session.execute(_upsert_statement(session.get_bind().dialect.name, model.__table__, tuple(key), tuple(update)),
-                    unique)
+    session.execute(
+        _upsert_statement(session.get_bind().dialect.name, model.__table__, tuple(key), tuple(update)), unique
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -188,7 +201,7 @@ def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], update: 
     """Built once per shape: a sync checkpoints after every page, and building the statement (its
     `excluded` columns above all) costs more than executing it."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement: Any = insert(table)
     statement = statement.on_conflict_do_update(
         index_elements=list(key), set_={column: statement.excluded[column] for column in update}
     )
@@ -199,103 +212,134 @@ def _upsert_statement(dialect: str, table: Table, key: tuple[str, ...], update: 
 
 # -- the hot bulk path: one compiled statement, driver-level executemany ------------------------------
 
-def db_datetime(bind: Session | Connection | Engine) -> Callable[[dt.datetime | None], Any]:
-    """The converter of an aware datetime to what `bulk_upsert` hands the driver, for this session's
-    (or connection's) backend: on SQLite the text SQLAlchemy's DATETIME stores (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC, so
-    rows written either way compare and read back alike); on PostgreSQL ISO 8601 text with its
-    offset, which a `timestamptz` reads exactly and COPY takes without converting it again."""
-    if _dialect_name(bind) == "sqlite":
-        return _sqlite_datetime
-    return _postgres_datetime
-
 
 def _dialect_name(bind: Session | Connection | Engine) -> str:
     return (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
 
 
-def _postgres_datetime(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the store: pass an aware UTC datetime")
-    return value.astimezone(dt.UTC).isoformat()
-
-
-def _sqlite_datetime(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the store: pass an aware UTC datetime")
-    return value.astimezone(dt.UTC).isoformat(" ", "microseconds")[:26]
-
-
-def db_json(value: Any) -> str | None:
-    """A JSON column's value as `bulk_upsert` hands it to the driver: the text SQLAlchemy would write
-    (orjson), None as SQL NULL."""
-    return None if value is None else _dump_json(value)
-
-
 @functools.lru_cache(maxsize=64)
-def _bulk_upsert_sql(dialect_name: str, table: str, columns: tuple[str, ...], key: tuple[str, ...],
-                     update: tuple[str, ...]) -> tuple[str, ...]:
+def _bulk_upsert_sql(
+    dialect_name: str, table: str, columns: tuple[str, ...], key: tuple[str, ...], update: tuple[str, ...]
+) -> tuple[str, ...]:
     """SQLite: the one INSERT … ON CONFLICT statement. PostgreSQL: create the staging table (once per
     connection: a temporary table lives as long as its connection), COPY into it, upsert from it and
     empty it; and the COPY straight into the table that `insert_first` tries."""
     quote = (postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()).identifier_preparer.quote
     names = ", ".join(quote(column) for column in columns)
-    conflict = (f"ON CONFLICT ({', '.join(quote(column) for column in key)}) DO UPDATE SET "
-                + ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in update))
+    conflict = f"ON CONFLICT ({', '.join(quote(column) for column in key)}) DO UPDATE SET " + ", ".join(
+        f"{quote(column)} = excluded.{quote(column)}" for column in update
+    )
     if dialect_name != "postgresql":
         return (f"INSERT INTO {quote(table)} ({names}) VALUES ({', '.join('?' for _ in columns)}) {conflict}",)
     stage = f"_bulk_{table}_{zlib.crc32(repr((columns, key, update)).encode()):08x}"
-    return (f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-            f"SELECT {names} FROM {quote(table)} WITH NO DATA",
-            f"COPY {stage} ({names}) FROM STDIN",
-            # DELETE, not TRUNCATE: a truncation gives the temporary table a new file every call.
-            f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} {conflict}; DELETE FROM {stage}",
-            f"COPY {quote(table)} ({names}) FROM STDIN")
+    return (
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
+        f"SELECT {names} FROM {quote(table)} WITH NO DATA",
+        f"COPY {stage} ({names}) FROM STDIN (FORMAT BINARY)",
+        # DELETE, not TRUNCATE: a truncation gives the temporary table a new file every call.
+        f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {stage} {conflict}; DELETE FROM {stage}",
+        f"COPY {quote(table)} ({names}) FROM STDIN (FORMAT BINARY)",
+    )
 
 
-def _escape_copy_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+# -- the store's encoding of plain Python values: what a column's type makes of them -----------------
+
+_TZINFO = operator.attrgetter("tzinfo")
+_SQLITE_ISO = operator.methodcaller("isoformat", " ", "microseconds")
 
 
-def _copy_text(value: Any) -> str:
-    """One value in PostgreSQL's COPY text format."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return _escape_copy_text(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return str(value)
+def _column_kind(column: Any) -> str:
+    """ "json", "datetime" or "plain": how `bulk_rows` encodes the values of `column` (a table column)."""
+    column_type = column.type
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    if isinstance(column_type, sqltypes.JSON):
+        return "json"
+    if isinstance(column_type, sqltypes.DateTime):
+        return "datetime"
+    return "plain"
 
 
-# `dict.get(value, value)` through `map` swaps None for a text and passes the rest through, in C.
-_NONE_AS_EMPTY: dict[None, str] = {None: ""}
-_NONE_AS_NULL: dict[None, str] = {None: "\\N"}
-_COPY_SPECIALS = ("\\", "\t", "\n", "\r")
+def _json_texts(values: Sequence[Any]) -> list[str | None]:
+    """JSON values (dicts, lists, …) as the text SQLAlchemy's JSON type writes (orjson); None as NULL."""
+    dumps, option = orjson.dumps, orjson.OPT_NON_STR_KEYS
+    return [None if value is None else dumps(value, option=option).decode() for value in values]
 
 
-def _copy_column(values: Sequence[Any]) -> list[str]:
-    """One column's values in COPY's text format, without a Python call per value where it can (a
-    sync of 100,000 contacts writes 2.5 million): text is checked for characters to escape all at
-    once, joined on NUL (which PostgreSQL's text cannot hold, so it only separates), and escaped
-    only when it has them (`in` scans fast; a `replace` that finds nothing is ten times slower);
-    None is swapped for `\\N` by `map`."""
-    kinds = set(map(type, values))
-    if kinds <= {str, type(None)}:
-        joined = "\x00".join(map(_NONE_AS_EMPTY.get, values, values))
-        if joined.count("\x00") == len(values) - 1:
-            texts = (_escape_copy_text(joined).split("\x00") if any(char in joined for char in _COPY_SPECIALS)
-                     else values)
-            return list(map(_NONE_AS_NULL.get, values, texts)) if type(None) in kinds else list(texts)
-    return [_copy_text(value) for value in values]
+def _encoded(kind: str, values: Sequence[Any], *, postgres: bool) -> Sequence[Any]:
+    """One column's plain Python values as the store hands them to its driver: JSON as text, and
+    datetimes as SQLite's text or, for PostgreSQL's binary COPY, checked aware datetimes (psycopg
+    writes their binary form, the exact instant); the rest as it is."""
+    if kind == "json":
+        return _json_texts(values)
+    if kind == "datetime":
+        return _checked_datetimes(values) if postgres else _sqlite_datetimes(values)
+    return values
+
+
+def _sqlite_datetimes(values: Sequence[Any]) -> list[str | None]:
+    """Aware datetimes as the text SQLAlchemy's DATETIME stores on SQLite (`YYYY-MM-DD HH:MM:SS.ffffff`,
+    UTC, so rows written either way compare and read back alike); None
+    as NULL. A sync's times are already UTC (checked for the whole column at once), so the usual
+    column is converted by `map` over a C method, without a Python call per value."""
+    present = [value for value in values if value is not None] if None in values else values
+    if _checked_zones(present) - {dt.UTC}:
+        present = [value.astimezone(dt.UTC) for value in present]
+    texts = [text[:26] for text in map(_SQLITE_ISO, present)]
+    if len(present) == len(values):
+        return texts
+    encoded = iter(texts)
+    return [None if value is None else next(encoded) for value in values]
+
+
+def _checked_datetimes(values: Sequence[Any]) -> Sequence[Any]:
+    """`values` (datetimes or None) as they are, refused when one is naive or not a datetime."""
+    _checked_zones([value for value in values if value is not None] if None in values else values)
+    return values
+
+
+def _checked_zones(datetimes: Sequence[Any]) -> set[Any]:
+    """The time zones of `datetimes`; refused when one is naive or not a datetime."""
+    try:
+        zones = set(map(_TZINFO, datetimes))
+    except AttributeError:
+        raise TypeError("a datetime column of bulk_rows holds a value that is not a datetime") from None
+    if None in zones:
+        raise ValueError("naive datetime given to the store: pass an aware UTC datetime")
+    return zones
+
+
+# What psycopg 3 writes each kind of column as, in binary COPY: by the column's PostgreSQL type. A
+# JSON column's binary form is its text, which `bulk_rows` dumps beforehand (orjson), so it goes as text.
+_COPY_TYPES = {
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "CHAR": "text",
+    "INTEGER": "int4",
+    "BIGINT": "int8",
+    "SMALLINT": "int2",
+    "BOOLEAN": "bool",
+    "DOUBLE PRECISION": "float8",
+    "FLOAT": "float8",
+    "REAL": "float4",
+    "NUMERIC": "numeric",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "JSON": "text",
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _copy_type(column: Any) -> str:
+    """The type psycopg 3 writes `column`'s values as in a binary COPY (`Copy.set_types`)."""
+    compiled = column.type.compile(dialect=postgresql.dialect()).split("(")[0]
+    if compiled not in _COPY_TYPES:
+        raise ValueError(f"bulk_rows cannot COPY {column.table.name}.{column.name} ({compiled}) in binary")
+    return _COPY_TYPES[compiled]
 
 
 @dataclass(frozen=True)
 class Same:
-    """One value for every row of a `bulk_rows` batch (a tenant, a change number): converted once."""
+    """One value for every row of a `bulk_rows` batch (a tenant, a change number): encoded once."""
 
     value: Any
 
@@ -305,26 +349,37 @@ Column = Sequence[Any] | Same
 
 @dataclass(frozen=True)
 class BulkRows:
-    """Rows for `bulk_upsert`, made ready before the write: one per key (a repeated key, the last
-    row wins) and in the form the backend takes — SQLite's tuples, or PostgreSQL's COPY text. That
-    is all the per-row Python work of a bulk write, so a caller can do it while the database
-    ingests the batch before (`bulk_upsert`'s `meanwhile`). Build them with `bulk_rows`."""
+    """Rows of `table` for `bulk_upsert`, made ready before the write: one per key (a repeated key,
+    the last row wins), as tuples encoded for the backend they were built for (PostgreSQL's when
+    `copy_types` is given, SQLite's when it is None). That is all the per-row Python work of a bulk
+    write but psycopg's binary formatting (in C, as the rows are sent), so a caller can do it while
+    the database ingests the batch before (`bulk_upsert`'s `meanwhile`). Build them with `bulk_rows`."""
 
+    table: Table
     columns: tuple[str, ...]
     key: tuple[str, ...]
-    count: int
-    rows: list[tuple[Any, ...]] | None  # SQLite's executemany parameters; None on PostgreSQL
-    copy_text: str | None  # PostgreSQL's COPY data; None on SQLite
+    rows: list[tuple[Any, ...]]
+    copy_types: tuple[str, ...] | None  # PostgreSQL: the types of the binary COPY; None: SQLite's rows
 
     def __len__(self) -> int:
-        return self.count
+        return len(self.rows)
 
 
-def bulk_rows(bind: Session | Connection | Engine, columns: dict[str, Column], *, key: Sequence[str]) -> BulkRows:
-    """Rows for `bulk_upsert` on the backend of `bind` (only asked for its dialect), given column by
-    column: each column's values in row order (values as `bulk_upsert` says), or `Same(value)`.
-    Built by columns because that is how COPY text is made cheaply, and how a mapped frame and a
-    page of records come."""
+def bulk_rows(
+    bind: Session | Connection | Engine, table: Table, columns: dict[str, Column], *, key: Sequence[str]
+) -> BulkRows:
+    """Rows of `table` for `bulk_upsert` on the backend of `bind` (only asked for its dialect), given
+    column by column: each column's values in row order, or `Same(value)`.
+
+    Values are plain Python values, and the store alone decides how they are written, by the
+    table's column types: a JSON column takes dicts, lists and text (None is SQL NULL); a
+    datetime column aware datetimes (any offset, stored as UTC); other columns str, int, float,
+    bool or None of the column's type, as they are. Give every column the write needs: column
+    defaults do not apply. Built by columns because that is how a column's values are encoded
+    cheaply, and how a mapped frame and a page of records come."""
+    unknown = [name for name in columns if name not in table.c]
+    if unknown:
+        raise ValueError(f"bulk_rows: {table.name} has no column {', '.join(unknown)}")
     lists = {name: list(values) for name, values in columns.items() if not isinstance(values, Same)}
     count = len(next(iter(lists.values()), [None]))
     if any(len(values) != count for values in lists.values()):
@@ -333,11 +388,17 @@ def bulk_rows(bind: Session | Connection | Engine, columns: dict[str, Column], *
     if kept is not None:
         lists = {name: [values[index] for index in kept] for name, values in lists.items()}
         count = len(kept)
-    ordered = [lists.get(name, values) for name, values in columns.items()]
-    if _dialect_name(bind) == "postgresql":
-        return BulkRows(tuple(columns), tuple(key), count, None, _copy_text_of(ordered, count) if count else "")
-    expanded = (itertools.repeat(column.value, count) if isinstance(column, Same) else column for column in ordered)
-    return BulkRows(tuple(columns), tuple(key), count, list(zip(*expanded)), None)
+    postgres = _dialect_name(bind) == "postgresql"
+    encoded: list[Iterable[Any]] = []
+    for name, values in columns.items():
+        kind = _column_kind(table.c[name])
+        if isinstance(values, Same):
+            encoded.append(itertools.repeat(_encoded(kind, [values.value], postgres=postgres)[0], count))
+        else:
+            encoded.append(_encoded(kind, lists[name], postgres=postgres))
+    copy_types = tuple(_copy_type(table.c[name]) for name in columns) if postgres else None
+    rows = list(zip(*encoded, strict=False)) if count else []  # not strict: a Same column repeats endlessly
+    return BulkRows(table, tuple(columns), tuple(key), rows, copy_types)
 
 
 def _last_row_of_each_key(key_columns: list[list[Any]], count: int) -> list[int] | None:
@@ -345,22 +406,14 @@ def _last_row_of_each_key(key_columns: list[list[Any]], count: int) -> list[int]
     `key_columns`: the key's columns that vary (none: every row has the same key)."""
     if not key_columns:
         return [count - 1] if count > 1 else None
-    keys = key_columns[0] if len(key_columns) == 1 else list(zip(*key_columns))
+    keys = key_columns[0] if len(key_columns) == 1 else list(zip(*key_columns, strict=True))
     if len(set(keys)) == count:
         return None
     return sorted({row_key: index for index, row_key in enumerate(keys)}.values())
 
 
-def _copy_text_of(columns: Sequence[Column], count: int) -> str:
-    """The rows as COPY's text format data."""
-    texts = [[_copy_text(column.value)] * count if isinstance(column, Same) else _copy_column(column)
-             for column in columns]
-    return "\n".join(map("\t".join, zip(*texts))) + "\n"
-
-
 def bulk_upsert(
     session: Session,
-    table: Table,
     rows: BulkRows,
     *,
     update: Sequence[str],
@@ -368,16 +421,15 @@ def bulk_upsert(
     meanwhile: Callable[[], None] | None = None,
 ) -> None:
     """`upsert` for the hot bulk writes (a sync page of raw records, a chunk of mapped contacts):
-    the same semantics — insert, or update the `update` columns where the key exists — without
-    SQLAlchemy's per-row parameter processing.
+    the same semantics — insert, or update the `update` columns where the key exists — into the
+    table `rows` were built for, without SQLAlchemy's per-row parameter processing.
 
-    `rows` come from `bulk_rows`, built from values the driver takes as they are, datetimes
-    through `db_datetime(session)`, JSON columns through `db_json` (no type processing runs here;
-    column defaults do not apply, so give every column the write needs; str, int, None and
-    datetimes only). The statement text is built once per shape. SQLite runs the INSERT … ON
-    CONFLICT with the driver's executemany (`exec_driver_sql`); PostgreSQL COPYs the rows into a
-    per-connection temporary staging table and upserts from it in one statement (the server parses
-    a multi-row VALUES list several times slower than COPY data), in the session's transaction.
+    `rows` come from `bulk_rows`, which encoded them for this session's backend (no type
+    processing runs here). The statement text is built once per shape. SQLite runs the INSERT … ON
+    CONFLICT with the driver's executemany (`exec_driver_sql`); PostgreSQL COPYs the rows (binary,
+    psycopg 3's `write_row`) into a per-connection temporary staging table and upserts from it in one
+    statement (the server parses a multi-row VALUES list several times slower than COPY data), in
+    the session's transaction.
 
     `insert_first`: the rows are most likely new (a tenant's first sync). On PostgreSQL they are
     then COPYed straight into the table, in a savepoint, and only if a key already exists is that
@@ -391,52 +443,52 @@ def bulk_upsert(
     exception from it is raised once the write is done (so the caller's transaction rolls back)."""
     later = Deferred(meanwhile or (lambda: None))
     if rows:
-        _write_bulk_rows(session, table, rows, update=update, insert_first=insert_first, meanwhile=later.run)
+        _write_bulk_rows(session, rows, update=update, insert_first=insert_first, meanwhile=later.run)
     later.result()
 
 
-def _write_bulk_rows(session: Session, table: Table, rows: BulkRows, *, update: Sequence[str], insert_first: bool,
-                     meanwhile: Callable[[], None]) -> None:
+def _write_bulk_rows(
+    session: Session, rows: BulkRows, *, update: Sequence[str], insert_first: bool, meanwhile: Callable[[], None]
+) -> None:
     connection = session.connection()
     dialect = connection.dialect.name
-    sql = _bulk_upsert_sql(dialect, table.name, rows.columns, rows.key, tuple(update))
+    sql = _bulk_upsert_sql(dialect, rows.table.name, rows.columns, rows.key, tuple(update))
     if dialect != "postgresql":
-        if rows.rows is None:
+        if rows.copy_types is not None:
             raise ValueError("these BulkRows were made for PostgreSQL (bulk_rows with a PostgreSQL bind)")
         connection.exec_driver_sql(sql[0], rows.rows)
         return
-    if rows.copy_text is None:
+    if rows.copy_types is None:
         raise ValueError("these BulkRows were made for SQLite (bulk_rows with a SQLite bind)")
     create, copy, upsert_from_stage, copy_into_table = sql
-    with connection.connection.cursor() as cursor:
-        if insert_first and _copied_without_conflict(cursor, copy_into_table, _CopyFeed(rows.copy_text, meanwhile)):
+    with connection.connection.cursor() as cursor:  # type: ignore[attr-defined]  # psycopg's cursor is a context manager
+        if insert_first and _copied_without_conflict(cursor, copy_into_table, rows, meanwhile):
             return
         cursor.execute(create)
-        cursor.copy_expert(copy, _CopyFeed(rows.copy_text, meanwhile))
+        _copy(cursor, copy, rows, meanwhile)
         cursor.execute(upsert_from_stage)
 
 
-class _CopyFeed:
-    """COPY's data as the file psycopg2's `copy_expert` reads: all of it at the first read; at the
-    next, when psycopg2 has sent it and the server is ingesting it, `meanwhile` runs; then the end."""
+def _copy(cursor: Any, copy: str, rows: BulkRows, meanwhile: Callable[[], None]) -> None:
+    """COPY `rows` with psycopg 3's `write_row` in binary format, and run `meanwhile` once they are
+    sent (all but psycopg's last buffer, at most 32 KiB), while the server ingests them.
 
-    def __init__(self, data: str, meanwhile: Callable[[], None]) -> None:
-        self._unread: str | None = data
-        self._meanwhile = meanwhile
+    psycopg 3's binary `write_row` is kept over hand-made COPY text sent with psycopg2's `copy_expert`,
+    as the faster of the two in a same-run comparison (benchmarks/copy_formats.py; figures in
+    benchmarks/README.md)."""
+    with cursor.copy(copy) as feed:
+        feed.set_types(rows.copy_types)
+        write_row = feed.write_row
+        for row in rows.rows:
+            write_row(row)
+        meanwhile()
 
-    def read(self, _size: int = -1) -> str:
-        if self._unread is not None:
-            data, self._unread = self._unread, None
-            return data
-        self._meanwhile()
-        return ""
 
-
-def _copied_without_conflict(cursor: Any, copy: str, feed: _CopyFeed) -> bool:
-    """Run `copy` with `feed` in a savepoint; when a key already exists, undo it and answer False."""
+def _copied_without_conflict(cursor: Any, copy: str, rows: BulkRows, meanwhile: Callable[[], None]) -> bool:
+    """COPY `rows` in a savepoint; when a key already exists, undo it and answer False."""
     cursor.execute("SAVEPOINT bulk_insert_first")
     try:
-        cursor.copy_expert(copy, feed)
+        _copy(cursor, copy, rows, meanwhile)
     except postgres_errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT bulk_insert_first")
         return False
@@ -450,17 +502,28 @@ def record_api_usage(session: Session, *, tenant_id: str, provider: str, calls: 
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ApiUsage).values(tenant_id=tenant_id, provider=provider,
-                                        hour=at.replace(minute=0, second=0, microsecond=0), calls=calls)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=["tenant_id", "provider", "hour"], set_={"calls": ApiUsage.calls + statement.excluded.calls}))
+    statement = insert(ApiUsage).values(
+        tenant_id=tenant_id, provider=provider, hour=at.replace(minute=0, second=0, microsecond=0), calls=calls
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["tenant_id", "provider", "hour"], set_={"calls": ApiUsage.calls + statement.excluded.calls}
+        )
+    )
 
 
 def api_calls_since(session: Session, *, tenant_id: str, provider: str, since: dt.datetime) -> int:
     """Calls recorded from the hour of `since` on (hour buckets: at most an hour's calls too many)."""
-    return session.scalar(select(func.coalesce(func.sum(ApiUsage.calls), 0)).where(
-        ApiUsage.tenant_id == tenant_id, ApiUsage.provider == provider,
-        ApiUsage.hour >= since.replace(minute=0, second=0, microsecond=0))) or 0
+    return (
+        session.scalar(
+            select(func.coalesce(func.sum(ApiUsage.calls), 0)).where(
+                ApiUsage.tenant_id == tenant_id,
+                ApiUsage.provider == provider,
+                ApiUsage.hour >= since.replace(minute=0, second=0, microsecond=0),
+            )
+        )
+        or 0
+    )
 
 
 def audit(
@@ -498,8 +561,15 @@ def save_stream_state(session: Session, *, tenant_id: str, provider: str, stream
     upsert(
         session,
         SyncCursor,
-        [{"tenant_id": tenant_id, "provider": provider, "stream": stream, "state": state,
-          "updated_at": dt.datetime.now(dt.UTC)}],
+        [
+            {
+                "tenant_id": tenant_id,
+                "provider": provider,
+                "stream": stream,
+                "state": state,
+                "updated_at": dt.datetime.now(dt.UTC),
+            }
+        ],
         key=["tenant_id", "provider", "stream"],
         update=["state", "updated_at"],
     )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     PrimaryKeyConstraint,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -67,10 +68,10 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012 - SQLAlchemy's hook
 
 
-class IntegrationStatus(str, enum.Enum):
+class IntegrationStatus(enum.StrEnum):
     PENDING = "pending"
     CONNECTED = "connected"
     NEEDS_REAUTH = "needs_reauth"
@@ -122,6 +123,11 @@ class Credential(Base):
     expires_at: Mapped[dt.datetime]
     refreshed_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The refresh lease (revision 0004): the caller whose random token is `refresh_lease_owner`
+    # is refreshing these tokens until `refresh_lease_expires_at`; only it may store the result.
+    # Both None when no refresh is under way. A crashed holder's lease expires on its own.
+    refresh_lease_owner: Mapped[str | None] = mapped_column(String(64))
+    refresh_lease_expires_at: Mapped[dt.datetime | None]
 
 
 class OAuthState(Base):
@@ -240,9 +246,7 @@ class MappingVersion(Base):
     """One immutable version of a tenant's field mapping for (provider, entity)."""
 
     __tablename__ = "mapping_versions"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "provider", "entity", "version", name="uq_mapping_versions_key"),
-    )
+    __table_args__ = (UniqueConstraint("tenant_id", "provider", "entity", "version", name="uq_mapping_versions_key"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(128))
@@ -288,3 +292,10 @@ class ProviderFieldCache(Base):
     module: Mapped[str] = mapped_column(String(64), primary_key=True)
     fields: Mapped[list[Any]] = mapped_column(JSON)
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, typed as one (SQLAlchemy types `__table__` as any FromClause)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

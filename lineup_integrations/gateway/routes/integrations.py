@@ -81,8 +81,11 @@ def list_integrations(principal: CurrentPrincipal, store: StoreDep) -> list[Inte
         ).all()
     return [
         IntegrationSummary(
-            id=row.id, provider=row.provider, status=row.status,
-            last_synced_at=row.last_synced_at, created_at=row.created_at,
+            id=row.id,
+            provider=row.provider,
+            status=row.status,
+            last_synced_at=row.last_synced_at,
+            created_at=row.created_at,
         )
         for row in rows
     ]

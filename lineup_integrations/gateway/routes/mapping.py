@@ -33,8 +33,8 @@ from lineup_integrations.core.mapping import (
     mapping_history,
     propose_mapping,
 )
-from lineup_integrations.gateway.auth import CurrentPrincipal
 from lineup_integrations.core.provider import Providers
+from lineup_integrations.gateway.auth import CurrentPrincipal
 from lineup_integrations.gateway.dependencies import ProvidersDep, StoreDep
 from lineup_integrations.gateway.errors import ApiError, ErrorResponse, FieldProblem
 from lineup_integrations.gateway.schemas import CamelModel
@@ -46,8 +46,9 @@ router = APIRouter(
 )
 
 ProviderName = Annotated[str, Field(min_length=1, max_length=40, examples=["zoho"])]
-EntityName = Annotated[str | None, Field(min_length=1, max_length=40,
-                                         description="defaults to the provider's only mappable entity")]
+EntityName = Annotated[
+    str | None, Field(min_length=1, max_length=40, description="defaults to the provider's only mappable entity")
+]
 
 
 class MappingChangeRequest(CamelModel):
@@ -56,8 +57,9 @@ class MappingChangeRequest(CamelModel):
     provider: ProviderName
     entity: EntityName = None
     mappings: list[FieldRule] = Field(min_length=1, max_length=200)
-    direction: Direction = Field(default=Direction.BIDIRECTIONAL,
-                                 description="for every rule in `mappings` that does not name its own")
+    direction: Direction = Field(
+        default=Direction.BIDIRECTIONAL, description="for every rule in `mappings` that does not name its own"
+    )
 
 
 class ActivateRequest(CamelModel):
@@ -80,10 +82,16 @@ class MappingVersionBody(CamelModel):
 
     @classmethod
     def of(cls, versioned: VersionedMapping) -> MappingVersionBody:
-        return cls(provider=versioned.provider, entity=versioned.entity, version=versioned.version,
-                   mappings=list(versioned.mapping.rules), based_on_version=versioned.based_on_version,
-                   default_version=versioned.default_version, created_by=versioned.created_by,
-                   created_at=versioned.created_at)
+        return cls(
+            provider=versioned.provider,
+            entity=versioned.entity,
+            version=versioned.version,
+            mappings=list(versioned.mapping.rules),
+            based_on_version=versioned.based_on_version,
+            default_version=versioned.default_version,
+            created_by=versioned.created_by,
+            created_at=versioned.created_at,
+        )
 
 
 class MappingStateResponse(CamelModel):
@@ -111,17 +119,25 @@ def _entity(providers: Providers, provider: str, entity: str | None) -> str:
     if entity is None and len(entities) == 1:
         return entities[0]
     if entity is None and entities:
-        raise ApiError(422, "validation_error", f"entity: required; {provider} maps {', '.join(entities)}",
-                       field="entity")
+        raise ApiError(
+            422, "validation_error", f"entity: required; {provider} maps {', '.join(entities)}", field="entity"
+        )
     if entity not in entities:
-        raise ApiError(404, "mapping_not_found", f"{provider} has no mappable entity"
-                       + (" by that name" if entity else ""), field="entity" if entity else "provider")
+        raise ApiError(
+            404,
+            "mapping_not_found",
+            f"{provider} has no mappable entity" + (" by that name" if entity else ""),
+            field="entity" if entity else "provider",
+        )
     return entity
 
 
 @router.post("", response_model=MappingVersionBody)
 def change_mapping(
-    body: MappingChangeRequest, principal: CurrentPrincipal, store: StoreDep, providers: ProvidersDep,
+    body: MappingChangeRequest,
+    principal: CurrentPrincipal,
+    store: StoreDep,
+    providers: ProvidersDep,
     provider_fields: ProviderFieldsDep,
 ) -> MappingVersionBody:
     """Merge the rules into the tenant's active mapping and save the result as its new version
@@ -129,13 +145,22 @@ def change_mapping(
     entity = _entity(providers, body.provider, body.entity)
     fields = provider_fields(principal.tenant_id, body.provider, entity)
     try:
-        versioned = propose_mapping(store, principal.tenant_id, body.provider, entity, body.mappings,
-                                    direction=body.direction, actor=principal.subject, provider_fields=fields)
+        versioned = propose_mapping(
+            store,
+            principal.tenant_id,
+            body.provider,
+            entity,
+            body.mappings,
+            direction=body.direction,
+            actor=principal.subject,
+            provider_fields=fields,
+        )
     except MappingValidationError as error:
         problems = [FieldProblem(field=p.field, message=p.message) for p in error.problems]
         first = problems[0]
-        raise ApiError(422, "invalid_mapping", f"{first.field}: {first.message}", field=first.field,
-                       details=problems) from None
+        raise ApiError(
+            422, "invalid_mapping", f"{first.field}: {first.message}", field=first.field, details=problems
+        ) from None
     return MappingVersionBody.of(versioned)
 
 
@@ -151,19 +176,28 @@ def read_mapping(
     chosen = _entity(providers, provider, entity)
     active = active_mapping(store, principal.tenant_id, provider, chosen)
     history = mapping_history(store, principal.tenant_id, provider, chosen)
-    return MappingStateResponse(active_version=active.version, active=MappingVersionBody.of(active),
-                                history=[MappingVersionBody.of(item) for item in history])
+    return MappingStateResponse(
+        active_version=active.version,
+        active=MappingVersionBody.of(active),
+        history=[MappingVersionBody.of(item) for item in history],
+    )
 
 
 @router.post("/activate", response_model=MappingVersionBody)
-def activate(body: ActivateRequest, principal: CurrentPrincipal, store: StoreDep,
-             providers: ProvidersDep) -> MappingVersionBody:
+def activate(
+    body: ActivateRequest, principal: CurrentPrincipal, store: StoreDep, providers: ProvidersDep
+) -> MappingVersionBody:
     """Roll back (or forward) to an existing version; no rule is created."""
     entity = _entity(providers, body.provider, body.entity)
     try:
-        versioned = activate_mapping(store, principal.tenant_id, body.provider, entity, body.version,
-                                     actor=principal.subject)
+        versioned = activate_mapping(
+            store, principal.tenant_id, body.provider, entity, body.version, actor=principal.subject
+        )
     except UnknownMappingVersionError:
-        raise ApiError(404, "mapping_version_not_found", f"the {body.provider} {entity} mapping has no such version",
-                       field="version") from None
+        raise ApiError(
+            404,
+            "mapping_version_not_found",
+            f"the {body.provider} {entity} mapping has no such version",
+            field="version",
+        ) from None
     return MappingVersionBody.of(versioned)

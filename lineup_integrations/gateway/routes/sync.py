@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import Field
+from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
 from lineup_integrations.core.provider import run_tags
@@ -22,12 +22,15 @@ from lineup_integrations.gateway.dependencies import ProvidersDep, StoreDep
 from lineup_integrations.gateway.errors import ApiError, ErrorResponse
 from lineup_integrations.gateway.schemas import CamelModel
 
-router = APIRouter(prefix="/api/v1/integrations", tags=["sync"],
-                   responses={status: {"model": ErrorResponse} for status in (400, 401, 409, 422, 502)})
+router = APIRouter(
+    prefix="/api/v1/integrations",
+    tags=["sync"],
+    responses={status: {"model": ErrorResponse} for status in (400, 401, 409, 422, 502)},
+)
 
 
 class SyncRequest(CamelModel):
-    model_config = {"extra": "forbid"}
+    model_config = ConfigDict(extra="forbid")
 
     provider: str = Field(min_length=1, max_length=40, examples=["zoho"])
     since: dt.datetime | None = Field(default=None, description="fetch changes since this time instead of the cursor")
@@ -48,8 +51,13 @@ def get_launcher(request: Request) -> DagsterRunLauncher:
 
 
 @router.post("/sync", response_model=SyncResponse)
-def trigger_sync(body: SyncRequest, principal: CurrentPrincipal, store: StoreDep, providers: ProvidersDep,
-                 launcher: Annotated[DagsterRunLauncher, Depends(get_launcher)]) -> SyncResponse:
+def trigger_sync(
+    body: SyncRequest,
+    principal: CurrentPrincipal,
+    store: StoreDep,
+    providers: ProvidersDep,
+    launcher: Annotated[DagsterRunLauncher, Depends(get_launcher)],
+) -> SyncResponse:
     sync = providers[body.provider].sync
     if sync is None:
         raise ApiError(400, "sync_unavailable", f"provider {body.provider!r} has no sync job yet", field="provider")
@@ -58,8 +66,12 @@ def trigger_sync(body: SyncRequest, principal: CurrentPrincipal, store: StoreDep
             Integration.tenant_id == principal.tenant_id, Integration.provider == body.provider))  # fmt: skip
     if integration is None or integration.status != IntegrationStatus.CONNECTED.value:
         status = integration.status if integration else "not connected"
-        raise ApiError(409, "integration_not_connected",
-                       f"the {body.provider} integration is {status}: connect it before syncing", field="provider")
+        raise ApiError(
+            409,
+            "integration_not_connected",
+            f"the {body.provider} integration is {status}: connect it before syncing",
+            field="provider",
+        )
     config: dict[str, Any] = {"full_refresh": body.full_refresh}
     if body.since is not None:
         since = body.since if body.since.tzinfo else body.since.replace(tzinfo=dt.UTC)
@@ -73,6 +85,12 @@ def trigger_sync(body: SyncRequest, principal: CurrentPrincipal, store: StoreDep
     except DagsterLaunchError as error:
         raise ApiError(502, "dagster_unavailable", str(error)) from None
     with store.session() as session:
-        audit(session, tenant_id=principal.tenant_id, provider=body.provider, action="sync", actor=principal.subject,
-              detail={"run_id": run_id, "since": config.get("since"), "full_refresh": body.full_refresh})
+        audit(
+            session,
+            tenant_id=principal.tenant_id,
+            provider=body.provider,
+            action="sync",
+            actor=principal.subject,
+            detail={"run_id": run_id, "since": config.get("since"), "full_refresh": body.full_refresh},
+        )
     return SyncResponse(run_id=run_id)

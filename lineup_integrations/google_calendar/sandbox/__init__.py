@@ -1,12 +1,14 @@
-"""Google's offline twin: Google OAuth 2.0 for web-server apps (and later the Calendar v3 API).
+"""Google's offline twin: Google OAuth 2.0 for web-server apps, and the Calendar v3 API (`api.py`).
 
 `GOOGLE_BASE_URL` stands in for both `https://accounts.google.com` (authorize) and
 `https://oauth2.googleapis.com` (token, revoke). Wire behaviour kept from Google
 (provider-apis.md §B1):
 - `GET /o/oauth2/v2/auth` (space-separated `scope`, `access_type`, `prompt`, `login_hint`,
   PKCE `code_challenge` + `code_challenge_method` S256|plain) redirects with `state`, `code`,
-  `scope`, or with `error=access_denied`. Request errors (unknown client, missing parameter)
+  `scope`, or with `error=access_denied`. Request errors (unknown client, missing parameter, a
+  `redirect_uri` not exactly one of the client's registered URIs → "Error 400: redirect_uri_mismatch")
   end on Google's error page, not on a redirect.
+- Tokens look like Google's: access `ya29.a0…` (~170 URL-safe characters), refresh `1//0…`, code `4/0A…`.
 - `POST /token`, form-encoded: `authorization_code` and `refresh_token` grants. Success
   `{"access_token","expires_in","token_type":"Bearer","scope","refresh_token"?}`; the refresh
   token comes only with `access_type=offline`, on the first consent or with `prompt=consent`;
@@ -14,7 +16,8 @@
   scope an RS256 `id_token` comes too (`sub` = user id, `email` with the `email` scope; keys at
   `GET /oauth2/v3/certs`, issuer = the base URL). Errors are
   `{"error","error_description"}`: 400 `invalid_grant` (e.g. "Token has been expired or
-  revoked."), 400 `redirect_uri_mismatch`, 401 `invalid_client`, 400 `unsupported_grant_type`.
+  revoked."), 400 `redirect_uri_mismatch` (not the authorize request's, or not registered),
+  401 `invalid_client`, 400 `unsupported_grant_type`.
 - `POST /revoke?token=` (access or refresh token; also form) → 200; 400 `invalid_token`.
 """
 
@@ -24,6 +27,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
+from lineup_integrations.google_calendar.sandbox.api import calendar_error_response, calendar_routes
 from lineup_integrations.sandbox.app import (
     GRANT_CREDENTIALS,
     form_params,
@@ -42,13 +46,17 @@ from lineup_integrations.sandbox.kit import (
     SandboxState,
     TokenFormat,
     numeric_id,
+    opaque_access_token,
+    opaque_token,
     sandbox_profile,
 )
 
 SANDBOX_PROFILE = sandbox_profile(
     "google_calendar",
     new_id=numeric_id(21),
-    token_format=TokenFormat(access="ya29.", refresh="1//", code="4/"),
+    token_format=TokenFormat(
+        access=opaque_access_token("ya29.a0", 120), refresh=opaque_token("1//0", 72), code=opaque_token("4/0A", 54)
+    ),
 )
 
 EXPIRED_OR_REVOKED = "Token has been expired or revoked."
@@ -58,17 +66,12 @@ _REJECTIONS: dict[Rejection, tuple[int, str, str]] = {
     Rejection.CODE_EXPIRED: (400, "invalid_grant", "Bad Request"),
     Rejection.CLIENT_MISMATCH: (400, "invalid_grant", "Bad Request"),
     Rejection.REDIRECT_URI_MISMATCH: (400, "redirect_uri_mismatch", "Bad Request"),
+    Rejection.REDIRECT_URI_NOT_REGISTERED: (400, "redirect_uri_mismatch", "Bad Request"),
     Rejection.PKCE_MISSING: (400, "invalid_grant", "Missing code verifier."),
     Rejection.PKCE_MISMATCH: (400, "invalid_grant", "Invalid code verifier."),
     Rejection.UNKNOWN_REFRESH_TOKEN: (400, "invalid_grant", EXPIRED_OR_REVOKED),
     Rejection.REVOKED: (400, "invalid_grant", EXPIRED_OR_REVOKED),
     Rejection.SCOPE_NOT_GRANTED: (400, "invalid_scope", "Bad Request"),
-}
-_API_ERRORS: dict[int, tuple[str, str, str]] = {
-    401: ("global", "authError", "Invalid Credentials"),
-    403: ("usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
-    404: ("global", "notFound", "Not Found"),
-    429: ("usageLimits", "rateLimitExceeded", "Rate Limit Exceeded"),
 }
 
 
@@ -82,17 +85,12 @@ class GoogleTokenResponse(BaseModel):
 
 
 def create_sandbox_app(state: SandboxState) -> FastAPI:
-    """The Google sandbox: OAuth endpoints (the Calendar API routers join them with their issue)."""
-    return sandbox_app(state, oauth_routes(state), title="Google sandbox", error_response=api_error)
-
-
-def api_error(status: int) -> Response:
-    """Google's JSON error body for an HTTP status (`{"error":{"errors":[…],"code","message"}}`)."""
-    domain, reason, message = _API_ERRORS.get(status, ("global", "backendError", "Backend Error"))
-    detail: dict[str, str] = {"domain": domain, "reason": reason, "message": message}
-    if status == 401:
-        detail |= {"locationType": "header", "location": "Authorization"}
-    return JSONResponse({"error": {"errors": [detail], "code": status, "message": message}}, status_code=status)
+    """The Google sandbox: OAuth endpoints and the Calendar v3 API (`api.py`), with Google's error
+    bodies for injected faults (`api.calendar_error_response`)."""
+    return sandbox_app(
+        state, oauth_routes(state), calendar_routes(state), title="Google sandbox",
+        error_response=calendar_error_response(state),
+    )  # fmt: skip
 
 
 def oauth_routes(state: SandboxState) -> APIRouter:
@@ -112,6 +110,14 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         if challenge and method not in (None, *PKCE_METHODS):
             return _error_page(400, "invalid_request", "Invalid code_challenge_method")
         redirect_uri, client_id = query["redirect_uri"], query["client_id"]
+        if not state.is_registered_redirect_uri(redirect_uri):
+            return _error_page(
+                400,
+                "redirect_uri_mismatch",
+                "You can't sign in to this app because it doesn't comply with Google's OAuth 2.0 policy.\n"
+                "If you're the app developer, register the redirect URI in the Google Cloud Console.\n"
+                f"Request details: redirect_uri={redirect_uri}",
+            )
         account = state.account_for_login_hint(query.get("login_hint"))
         if account.deny:
             return redirect_to(redirect_uri, {"error": "access_denied", "state": query.get("state")})
@@ -124,7 +130,7 @@ def oauth_routes(state: SandboxState) -> APIRouter:
 
     @router.post("/token")
     async def token(request: Request) -> Response:
-        params = await token_params(state, request)
+        params = await token_params(state, request, basic_auth=True)  # Google takes client_secret_basic too
         grant_type = params.get("grant_type", "")
         if grant_type not in GRANT_CREDENTIALS:
             return _token_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant_type}")

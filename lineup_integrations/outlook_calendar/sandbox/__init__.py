@@ -6,7 +6,11 @@ Microsoft (provider-apis.md §C1):
 - `GET /{tenant}/oauth2/v2.0/authorize` (tenant = common | organizations | consumers | a GUID |
   a domain; space-separated `scope`; PKCE; `response_mode=query`) redirects with `code`,
   `state`, `session_state`, or with `error` + `error_description` (AADSTS65004 when the user
-  declines consent).
+  declines consent). A `redirect_uri` not exactly one of the client's registered URIs gets
+  AADSTS50011, never a redirect.
+- Access tokens are RS256 JWTs (header `typ`/`alg`/`kid`; claims `aud` = Graph, `iss`
+  `https://sts.windows.net/{tid}/`, `tid`, `oid`, `scp`, `appid`, `iat`/`nbf`/`exp`, `uti`), signed
+  with the key at `/{tenant}/discovery/v2.0/keys`; refresh tokens and codes are opaque `1.A…`/`0.A…`.
 - `POST /{tenant}/oauth2/v2.0/token`, form-encoded, `scope` required. Success
   `{"token_type":"Bearer","scope","expires_in","ext_expires_in","access_token","refresh_token"?}`:
   a refresh token only when `offline_access` was consented to; **every refresh returns a new
@@ -14,7 +18,8 @@ Microsoft (provider-apis.md §C1):
   `openid` scope an RS256 `id_token` comes too (`oid` = user object id, `tid` = directory id,
   `preferred_username` with `profile`, `email` with `email`; keys at
   `GET /{tenant}/discovery/v2.0/keys`, issuer `{base}/{tid}/v2.0`).
-  Errors are 400 (401 for a bad client secret) AADSTS bodies: `{"error","error_description":
+  A `redirect_uri` other than the authorize request's → AADSTS500112; an unregistered one →
+  AADSTS50011. Errors are 400 (401 for a bad client secret) AADSTS bodies: `{"error","error_description":
   "AADSTSnnnn: … Trace ID: … Correlation ID: … Timestamp: …","error_codes":[n],"timestamp",
   "trace_id","correlation_id","error_uri"}`.
 - No revoke endpoint, as at Microsoft.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -39,6 +45,7 @@ from lineup_integrations.sandbox.app import (
 )
 from lineup_integrations.sandbox.kit import (
     PKCE_METHODS,
+    AccessTokenGrant,
     ClientCheck,
     GrantRejected,
     IssuedTokens,
@@ -46,17 +53,50 @@ from lineup_integrations.sandbox.kit import (
     SandboxState,
     TokenFormat,
     guid,
+    opaque_token,
     sandbox_profile,
 )
+
+OFFLINE_ACCESS = "offline_access"
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+
+
+def graph_access_token(state: SandboxState, grant: AccessTokenGrant) -> str:
+    """A Graph access token as Microsoft issues it: a v1.0 JWT for the Graph audience carrying the
+    directory (`tid`), the user (`oid`), the app (`appid`) and the delegated scopes (`scp`)."""
+    account = grant.account
+    scp = [scope.removeprefix(f"{GRAPH_RESOURCE}/") for scope in grant.scopes if scope != OFFLINE_ACCESS]
+    claims: dict[str, object] = {
+        "aud": GRAPH_RESOURCE,
+        "iss": f"https://sts.windows.net/{account.account_id}/",
+        "iat": grant.issued_at,
+        "nbf": grant.issued_at,
+        "exp": grant.expires_at,
+        "app_displayname": "Lineup sandbox client",
+        "appid": grant.client_id,
+        "idtyp": "user",
+        "name": account.login.split("@")[0],
+        "oid": account.user_id,
+        "scp": " ".join(scp),
+        "sub": account.user_id,
+        "tid": account.account_id,
+        "unique_name": account.login,
+        "upn": account.login,
+        "uti": secrets.token_urlsafe(16),  # unique per token, as the real `uti` is
+        "ver": "1.0",
+    }
+    return state.sign_jwt(claims)
+
 
 SANDBOX_PROFILE = sandbox_profile(
     "outlook_calendar",
     new_id=guid,
-    token_format=TokenFormat(access="eyJ0eXAiOiJKV1QifQ.", refresh="0.A", code="0.A"),
+    token_format=TokenFormat(
+        access=graph_access_token, refresh=opaque_token("1.AQ", 384), code=opaque_token("0.AQ", 96)
+    ),
     rotate_refresh_tokens=True,
 )
 
-OFFLINE_ACCESS = "offline_access"
 _OIDC_SCOPES = frozenset({OFFLINE_ACCESS, "openid", "profile", "email"})
 _TENANT = re.compile(
     r"^(common|organizations|consumers"  # the multi-tenant aliases
@@ -167,6 +207,8 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         redirect_uri = query.get("redirect_uri")
         if not redirect_uri:
             return aad_error(request, 400, "invalid_request", 900144, _missing("redirect_uri"))
+        if not state.is_registered_redirect_uri(redirect_uri):
+            return aad_error(request, 400, "invalid_request", 50011, _redirect_mismatch(redirect_uri, client_id))
         if query.get("response_type") != "code" or query.get("response_mode", "query") != "query":
             message = "The sandbox supports response_type=code with response_mode=query."
             return aad_error(request, 400, "invalid_request", 9002313, message)
@@ -214,6 +256,9 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         try:
             issued = redeem_grant(state, params, scopes=params["scope"].split())
         except GrantRejected as rejected:
+            if rejected.reason is Rejection.REDIRECT_URI_NOT_REGISTERED:
+                message = _redirect_mismatch(params.get("redirect_uri", ""), client_id)
+                return aad_error(request, 400, "invalid_request", 50011, message)
             return aad_error(request, *_REJECTIONS.get(rejected.reason, _INVALID_CODE))
         return _token_response(state, issued, base_url=str(request.base_url).rstrip("/"))
 
@@ -222,6 +267,15 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         return JSONResponse(state.jwks())
 
     return router
+
+
+def _redirect_mismatch(redirect_uri: str, client_id: str | None) -> str:
+    return (
+        f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured "
+        f"for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to "
+        "your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more "
+        "about how to fix this."
+    )
 
 
 def _missing(parameter: str) -> str:

@@ -8,18 +8,23 @@ are the root (`http://127.0.0.1:PORT`), every other data centre is the prefix `/
 Wire behaviour kept from Zoho (provider-apis.md §A):
 - `GET /oauth/v2/auth` (comma-separated `scope`, `access_type` online|offline, `prompt`) may go to
   any data centre; it redirects with `state`, `code`, `location=<dc>` and
-  `accounts-server=<accounts URL of the user's dc>`. A code lives 2 minutes.
+  `accounts-server=<accounts URL of the user's dc>`. A code lives 2 minutes. A `redirect_uri`
+  that is not exactly one of the client's registered URIs (`/_sandbox/config`) gets Zoho's
+  "Invalid Redirect Uri" page (400, no redirect).
+- Codes, access and refresh tokens look like Zoho's: `1000.` + 32 hex + `.` + 32 hex.
 - `POST /oauth/v2/token` reads its parameters from the query or the form. Errors are HTTP 200
   with only an `error` field: `invalid_code` (unknown, used or expired code, a bad PKCE
   verifier, and also a revoked or unknown refresh token), `invalid_client` (unknown client, or
   the token call reached another data centre than the user's), `invalid_client_secret`,
-  `invalid_redirect_uri`, `unsupported_grant_type`. A refresh token comes only with
-  `access_type=offline`, on the first consent or with `prompt=consent`; refreshing never
-  rotates it (unless switched on through `/_sandbox/config`).
+  `invalid_redirect_uri` (not the authorize request's, or not registered), `unsupported_grant_type`.
+  A refresh token comes only with `access_type=offline`, on the first consent or with
+  `prompt=consent`; refreshing never rotates it (unless switched on through `/_sandbox/config`).
 - `POST /oauth/v2/token/revoke?token=<refresh token>` → `{"status":"success"}`, 400 when invalid.
 """
 
 from __future__ import annotations
+
+import secrets
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -35,6 +40,7 @@ from lineup_integrations.sandbox.app import (
     token_params,
 )
 from lineup_integrations.sandbox.kit import (
+    AccessTokenGrant,
     ClientCheck,
     GrantRejected,
     IssuedTokens,
@@ -49,10 +55,20 @@ from lineup_integrations.zoho.sandbox.crm import crm_routes
 US = "us"
 DATA_CENTRES: tuple[str, ...] = (US, "eu", "in", "au", "jp", "ca", "cn", "sa")
 
+
+def zoho_token() -> str:
+    """A value shaped like Zoho's grant, access and refresh tokens: `1000.` + 32 hex + `.` + 32 hex."""
+    return f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+
+
+def _zoho_access_token(_state: SandboxState, _grant: AccessTokenGrant) -> str:
+    return zoho_token()
+
+
 SANDBOX_PROFILE = sandbox_profile(
     "zoho",
     new_id=numeric_id(19),
-    token_format=TokenFormat(access="1000.", refresh="1000.", code="1000."),
+    token_format=TokenFormat(access=_zoho_access_token, refresh=zoho_token, code=zoho_token),
     data_centres=DATA_CENTRES,
     code_ttl=120,
 )
@@ -61,6 +77,7 @@ _CODE_REJECTION = {
     Rejection.WRONG_DATA_CENTRE: "invalid_client",
     Rejection.CLIENT_MISMATCH: "invalid_client",
     Rejection.REDIRECT_URI_MISMATCH: "invalid_redirect_uri",
+    Rejection.REDIRECT_URI_NOT_REGISTERED: "invalid_redirect_uri",
 }
 _API_ERRORS: dict[int, tuple[str, str]] = {
     401: ("INVALID_TOKEN", "invalid oauth token"),
@@ -115,6 +132,10 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         redirect_uri = query.get("redirect_uri")
         if not redirect_uri or query.get("response_type") != "code":
             return PlainTextResponse("Invalid Redirect Uri or response type", status_code=400)
+        if not state.is_registered_redirect_uri(redirect_uri):
+            # Zoho shows an error page rather than redirect to an address the client never registered.
+            message = "Invalid Redirect Uri\nRedirect URI passed does not match with the one configured"
+            return PlainTextResponse(f"{message} (invalid_redirect_uri)", status_code=400)
         scopes = [scope.strip() for scope in query.get("scope", "").split(",") if scope.strip()]
         if not scopes:
             return redirect_to(redirect_uri, {"error": "invalid_scope", "state": query.get("state")})

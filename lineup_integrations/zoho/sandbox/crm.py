@@ -14,7 +14,11 @@ API routes — US at the root, every other data centre under `/{dc}` (as the tok
 - `POST /crm/{v}/Contacts/upsert` — `{"data": [≤ 100], "duplicate_check_fields": ["Email"]}`;
   per-record results (`action` insert|update, `duplicate_field`); 200, 207 when mixed, 400 when
   every record failed.
-- `GET  /crm/{v}/settings/fields?module=Contacts`, `GET /crm/{v}/org`.
+- `GET  /crm/{v}/settings/fields?module=Contacts|Accounts|Leads|Deals` (field metadata; only Contacts
+  holds records), `GET /crm/{v}/org`.
+- `GET  /crm/{v}/users?type=CurrentUser|AllUsers|ActiveUsers|AdminUsers|…&page&per_page` →
+  `{"users": [{id, full_name, email, role{name,id}, profile{name,id}, status, …}], "info"}`
+  (`CurrentUser` = the token's user, what Zoho's SDK asks after every token grant); 204 when none.
 
 Every call needs `Authorization: Zoho-oauthtoken <access token>` issued by this sandbox for
 a user whose organisation lives in the data centre the call reached (else 401 INVALID_TOKEN;
@@ -22,7 +26,7 @@ another scheme such as `Bearer` → 401 AUTHENTICATION_FAILURE), and the scope t
 needs (401 OAUTH_SCOPE_MISMATCH): `ZohoCRM.modules.{ALL|READ…}` or
 `ZohoCRM.modules.contacts.{…}` for records (upsert needs CREATE and UPDATE, or WRITE/ALL),
 `ZohoCRM.settings.{ALL|READ}` or `ZohoCRM.settings.fields.{…}` for fields, `ZohoCRM.org.{ALL|READ}`
-for the org. Each admitted call costs one credit of the organisation's rolling 24-hour budget
+for the org, `ZohoCRM.users.{ALL|READ}` for users. Each admitted call costs one credit of the organisation's rolling 24-hour budget
 (default 5,000) and holds one of its concurrent slots (default 10); beyond either, 429
 TOO_MANY_REQUESTS. `Retry-After` and `X-RATELIMIT-LIMIT/-REMAINING/-RESET` (RESET = seconds
 until a credit frees) are off by default: clients must not depend on them.
@@ -86,8 +90,10 @@ from lineup_integrations.zoho.sandbox.data import (
     MAX_PER_PAGE,
     MAX_UPSERT_RECORDS,
     MODULE,
+    MODULE_FIELDS,
     SORT_KEYS,
     SORT_ORDERS,
+    USER_TYPES,
     CrmError,
     CrmUser,
     OrgContacts,
@@ -180,6 +186,7 @@ class CrmCall:
     org: OrgContacts
     version: int
     now: float
+    account: SandboxAccount | None = None  # the token's user (None only for calls made outside `serve`)
 
     @property
     def current_version(self) -> bool:
@@ -329,14 +336,14 @@ class CrmWorld:
         refusal = self.admit(org.org_id, moment)
         if refusal is not None:
             reason, wait = refusal
-            response = error_response(CrmError(429, "TOO_MANY_REQUESTS", reason))
+            response: Response = error_response(CrmError(429, "TOO_MANY_REQUESTS", reason))
             if self.config.retry_after:
                 response.headers["Retry-After"] = str(wait)
         else:
             try:
                 if not self._gate.is_set():
                     await asyncio.to_thread(self._gate.wait)
-                response = await handler(CrmCall(request, org, int(version.group(1)), moment))
+                response = await handler(CrmCall(request, org, int(version.group(1)), moment, info.account))
             except CrmError as error:
                 response = error_response(error)
             finally:
@@ -482,7 +489,7 @@ async def _upsert(call: CrmCall) -> Response:
         raise CrmError(400, "INVALID_DATA", "the input is not valid JSON", {}) from None
     records = body.get("data") if isinstance(body, dict) else None
     if not isinstance(records, list) or not records:
-        details = {"api_name": "data", "json_path": "$.data"}
+        details: dict[str, object] = {"api_name": "data", "json_path": "$.data"}
         raise CrmError(400, "MANDATORY_NOT_FOUND", "required field not found", details)
     if len(records) > MAX_UPSERT_RECORDS:
         details = {"limit": MAX_UPSERT_RECORDS, "api_name": "data", "json_path": "$.data"}
@@ -512,9 +519,20 @@ async def _fields_metadata(call: CrmCall) -> Response:
     module = call.request.query_params.get("module")
     if not module:
         raise required_param_missing("module")
-    if module != MODULE:
+    if module not in MODULE_FIELDS:
         raise invalid_param("module")
-    return JSONResponse(call.org.fields_json())
+    return JSONResponse(call.org.fields_json(module))
+
+
+async def _users(call: CrmCall) -> Response:
+    kind = _choice(call, "type", USER_TYPES) or "AllUsers"
+    users = call.org.users_json(
+        kind,
+        current_user_id=call.account.user_id if call.account else call.org.users[0].id,
+        page=_int_param(call, "page") or 1,
+        per_page=_int_param(call, "per_page", MAX_PER_PAGE) or MAX_PER_PAGE,
+    )
+    return Response(status_code=204) if users is None else JSONResponse(users)
 
 
 async def _org(call: CrmCall) -> Response:
@@ -525,6 +543,7 @@ _RECORDS_READ: tuple[ScopeNeed, ...] = (("modules", "contacts", "READ"),)
 _RECORDS_WRITE: tuple[ScopeNeed, ...] = (("modules", "contacts", "CREATE"), ("modules", "contacts", "UPDATE"))
 _FIELDS_READ: tuple[ScopeNeed, ...] = (("settings", "fields", "READ"),)
 _ORG_READ: tuple[ScopeNeed, ...] = (("org", None, "READ"),)
+_USERS_READ: tuple[ScopeNeed, ...] = (("users", None, "READ"),)
 
 
 def crm_routes(state: SandboxState) -> APIRouter:
@@ -548,6 +567,7 @@ def crm_routes(state: SandboxState) -> APIRouter:
         base = f"{prefix}/crm/{{version}}"
         router.add_api_route(f"{base}/org", route(_ORG_READ, _org), methods=["GET"])
         router.add_api_route(f"{base}/settings/fields", route(_FIELDS_READ, _fields_metadata), methods=["GET"])
+        router.add_api_route(f"{base}/users", route(_USERS_READ, _users), methods=["GET"])  # before `{module}`
         router.add_api_route(f"{base}/{{module}}", route(_RECORDS_READ, list_records), methods=["GET"])
         router.add_api_route(f"{base}/{{module}}/deleted", route(_RECORDS_READ, _list_deleted), methods=["GET"])
         router.add_api_route(f"{base}/{{module}}/upsert", route(_RECORDS_WRITE, _upsert), methods=["POST"])

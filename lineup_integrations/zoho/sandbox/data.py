@@ -83,24 +83,33 @@ def _token_mismatch() -> CrmError:
     )
 
 
-# -- the Contacts schema -----------------------------------------------------------------------
+# -- the modules' schemas ----------------------------------------------------------------------
+
+DataType = Literal[
+    "text", "textarea", "email", "phone", "website", "picklist", "integer", "currency", "date", "datetime",
+    "lookup", "ownerlookup",
+]  # fmt: skip
+_JSON_TYPES: dict[str, str] = {
+    "integer": "integer", "currency": "double", "lookup": "jsonobject", "ownerlookup": "jsonobject",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One field of the module, as `GET /settings/fields` describes it."""
+    """One field of a module, as `GET /settings/fields` describes it."""
 
     api_name: str
     label: str
-    data_type: Literal["text", "email", "phone", "lookup", "ownerlookup", "datetime"]
+    data_type: DataType
     length: int | None = None
     mandatory: bool = False
     read_only: bool = False
     lookup_module: str | None = None
+    pick_list: tuple[str, ...] = ()
 
     @property
     def json_type(self) -> str:
-        return "jsonobject" if self.data_type in ("lookup", "ownerlookup") else "string"
+        return _JSON_TYPES.get(self.data_type, "string")
 
 
 CONTACT_FIELDS: tuple[FieldSpec, ...] = (
@@ -122,6 +131,70 @@ CONTACT_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("Created_By", "Created By", "ownerlookup", read_only=True, lookup_module="users"),
     FieldSpec("Modified_By", "Modified By", "ownerlookup", read_only=True, lookup_module="users"),
 )
+_SYSTEM_FIELDS: tuple[FieldSpec, ...] = CONTACT_FIELDS[-4:]  # Created/Modified Time and By, in every module
+_INDUSTRIES = ("-None-", "Technology", "Finance", "Healthcare", "Manufacturing", "Retail", "Education")
+_LEAD_SOURCES = ("-None-", "Advertisement", "Cold Call", "Employee Referral", "Partner", "Web Download", "Trade Show")
+_LEAD_STATUSES = ("-None-", "Not Contacted", "Attempted to Contact", "Contacted", "Junk Lead", "Lost Lead")
+_DEAL_STAGES = (
+    "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost",
+)  # fmt: skip
+# The other standard modules a client (Zoho's SDK, a field-mapping screen) asks metadata of; only
+# Contacts holds records in the sandbox.
+MODULE_FIELDS: dict[str, tuple[FieldSpec, ...]] = {
+    "Contacts": CONTACT_FIELDS,
+    "Accounts": (
+        FieldSpec("Owner", "Account Owner", "ownerlookup", 120, lookup_module="users"),
+        FieldSpec("Account_Name", "Account Name", "text", 200, mandatory=True),
+        FieldSpec("Account_Number", "Account Number", "text", 40),
+        FieldSpec("Parent_Account", "Parent Account", "lookup", lookup_module="Accounts"),
+        FieldSpec("Website", "Website", "website", 255),
+        FieldSpec("Phone", "Phone", "phone", 30),
+        FieldSpec("Industry", "Industry", "picklist", 120, pick_list=_INDUSTRIES),
+        FieldSpec("Employees", "Employees", "integer", 9),
+        FieldSpec("Annual_Revenue", "Annual Revenue", "currency", 16),
+        FieldSpec("Billing_City", "Billing City", "text", 30),
+        FieldSpec("Billing_Country", "Billing Country", "text", 30),
+        FieldSpec("Description", "Description", "textarea", 32000),
+        *_SYSTEM_FIELDS,
+    ),
+    "Leads": (
+        FieldSpec("Owner", "Lead Owner", "ownerlookup", 120, lookup_module="users"),
+        FieldSpec("First_Name", "First Name", "text", 40),
+        FieldSpec("Last_Name", "Last Name", "text", 80, mandatory=True),
+        FieldSpec("Full_Name", "Full Name", "text", 121, read_only=True),
+        FieldSpec("Company", "Company", "text", 200),
+        FieldSpec("Designation", "Title", "text", 100),
+        FieldSpec("Email", "Email", "email", 100),
+        FieldSpec("Phone", "Phone", "phone", 30),
+        FieldSpec("Mobile", "Mobile", "phone", 30),
+        FieldSpec("Lead_Source", "Lead Source", "picklist", 120, pick_list=_LEAD_SOURCES),
+        FieldSpec("Lead_Status", "Lead Status", "picklist", 120, pick_list=_LEAD_STATUSES),
+        FieldSpec("Industry", "Industry", "picklist", 120, pick_list=_INDUSTRIES),
+        FieldSpec("City", "City", "text", 100),
+        FieldSpec("Country", "Country", "text", 100),
+        *_SYSTEM_FIELDS,
+    ),
+    "Deals": (
+        FieldSpec("Owner", "Deal Owner", "ownerlookup", 120, lookup_module="users"),
+        FieldSpec("Deal_Name", "Deal Name", "text", 120, mandatory=True),
+        FieldSpec("Account_Name", "Account Name", "lookup", lookup_module="Accounts"),
+        FieldSpec("Contact_Name", "Contact Name", "lookup", lookup_module="Contacts"),
+        FieldSpec("Amount", "Amount", "currency", 16),
+        FieldSpec("Stage", "Stage", "picklist", 120, mandatory=True, pick_list=_DEAL_STAGES),
+        FieldSpec("Closing_Date", "Closing Date", "date", mandatory=True),
+        FieldSpec("Probability", "Probability (%)", "integer", 3),
+        FieldSpec("Type", "Type", "picklist", 120, pick_list=("-None-", "Existing Business", "New Business")),
+        FieldSpec("Lead_Source", "Lead Source", "picklist", 120, pick_list=_LEAD_SOURCES),
+        FieldSpec("Description", "Description", "textarea", 32000),
+        *_SYSTEM_FIELDS,
+    ),
+}
+MODULE_NAMES: tuple[str, ...] = tuple(MODULE_FIELDS)
+USER_TYPES: tuple[str, ...] = (
+    "AllUsers", "ActiveUsers", "DeactiveUsers", "ConfirmedUsers", "NotConfirmedUsers", "DeletedUsers",
+    "ActiveConfirmedUsers", "AdminUsers", "ActiveConfirmedAdmins", "CurrentUser",
+)  # fmt: skip
+"""`GET /users?type=`; every sandbox user is active and confirmed, and only the org's first one is an admin."""
 FIELDS_BY_NAME: dict[str, FieldSpec] = {spec.api_name: spec for spec in CONTACT_FIELDS}
 FIELD_NAMES: tuple[str, ...] = tuple(FIELDS_BY_NAME)
 # Free-text fields: derived for a generated contact, stored per contact once it has been written.
@@ -175,6 +248,7 @@ ACCOUNT_SUFFIXES: tuple[str, ...] = (
 USER_NAMES: tuple[str, ...] = ("Patricia Boyle", "Ravi Kumar", "Sofia Rossi", "Kenji Watanabe", "Amara Okafor")
 PAGE_TOKEN_TTL = DAY
 PAGE_TOKEN_RECORD_LIMIT = 100_000
+ORG_CREATED = 1_704_186_000  # 2024-01-02T09:00:00Z: when every sandbox org and its users were "created"
 
 # Per data centre: the organisation's time zone (record times carry its offset), currency, country.
 DC_PROFILES: dict[str, tuple[str, str, str]] = {
@@ -386,9 +460,12 @@ class OrgContacts:
         # sequence → 19-digit numeric strings, like Zoho's.
         self._id_base = (1_000_000 + int(org_id) % 8_000_000) * 10**12
         self._next_seq = 3_000_000
-        self.users: tuple[CrmUser, ...] = (admin,) + tuple(
-            CrmUser(str(self._id_base + 1_000 + n), name, f"{_slug(name.split()[0])}@{_slug(company)}.example")
-            for n, name in enumerate(USER_NAMES)
+        self.users: tuple[CrmUser, ...] = (
+            admin,
+            *(
+                CrmUser(str(self._id_base + 1_000 + n), name, f"{_slug(name.split()[0])}@{_slug(company)}.example")
+                for n, name in enumerate(USER_NAMES)
+            ),
         )
         self.accounts: tuple[CrmAccount, ...] = tuple(
             CrmAccount(str(self._id_base + 100_000 + n), f"{stem} {suffix}")
@@ -641,16 +718,16 @@ class OrgContacts:
                 return [LAST_NAMES[n] for n in columns["last"][rows].tolist()]
             case "Email":
                 firsts, lasts, domains = (columns[c][rows].tolist() for c in ("first", "last", "domain"))
-                parts = zip(firsts, lasts, row_numbers, domains, strict=True)
-                return [f"{FIRST_SLUGS[f]}.{LAST_SLUGS[l]}{r}@{EMAIL_DOMAINS[d]}" for f, l, r, d in parts]
+                emails = zip(firsts, lasts, row_numbers, domains, strict=True)
+                return [f"{FIRST_SLUGS[f]}.{LAST_SLUGS[last]}{r}@{EMAIL_DOMAINS[d]}" for f, last, r, d in emails]
             case "Secondary_Email":
-                parts = zip(columns["last"][rows].tolist(), row_numbers, columns["extras"][rows].tolist(), strict=True)
-                return [f"{LAST_SLUGS[l]}.{r}@home.example" if x & _HAS_SECONDARY else None for l, r, x in parts]
+                secondary = zip(columns["last"][rows].tolist(), row_numbers, columns["extras"][rows].tolist(), strict=True)
+                return [f"{LAST_SLUGS[last]}.{r}@home.example" if x & _HAS_SECONDARY else None for last, r, x in secondary]
             case "Phone":
                 return [f"+1-555-{(r * 7919) % 10_000_000:07d}" for r in row_numbers]
             case "Mobile":
-                parts = zip(row_numbers, columns["extras"][rows].tolist(), strict=True)
-                return [f"+1-555-{(r * 104_729 + 17) % 10_000_000:07d}" if x & _HAS_MOBILE else None for r, x in parts]
+                mobiles = zip(row_numbers, columns["extras"][rows].tolist(), strict=True)
+                return [f"+1-555-{(r * 104_729 + 17) % 10_000_000:07d}" if x & _HAS_MOBILE else None for r, x in mobiles]
             case "Title":
                 return [TITLES[n] for n in columns["title"][rows].tolist()]
             case "Department":
@@ -758,8 +835,10 @@ class OrgContacts:
                 error("INVALID_DATA", "invalid data", name, expected_data_type="phone")
             else:
                 text[name] = value or None
-        if ("Last_Name" in record or inserting) and not text.get("Last_Name") and not any(
-            e["details"]["api_name"] == "Last_Name" for e in errors
+        if (
+            ("Last_Name" in record or inserting)
+            and not text.get("Last_Name")
+            and not any(e["details"]["api_name"] == "Last_Name" for e in errors)
         ):
             error("MANDATORY_NOT_FOUND", "required field not found", "Last_Name")
         if len(errors) > 1:
@@ -882,6 +961,7 @@ class OrgContacts:
                 if isinstance(change, dict):
                     results.append(change)
                     continue
+                duplicate_field: str | None
                 if match is not None:
                     row, duplicate_field = match
                     self.update(row, change, actor=actor, now=now)
@@ -921,8 +1001,9 @@ class OrgContacts:
                     self._email_rows.setdefault(email.casefold(), row)
         for field in fields:
             value = record.get(field)
-            if isinstance(value, str) and value and (row := self._email_rows.get(value.casefold())) is not None:
-                return row, field
+            found = self._email_rows.get(value.casefold()) if isinstance(value, str) and value else None
+            if found is not None:
+                return found, field
         return None
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -999,19 +1080,27 @@ class OrgContacts:
             ]
         }
 
-    def fields_json(self) -> dict[str, Any]:
-        """`GET /settings/fields?module=Contacts`."""
+    def module_id(self, module: str) -> str:
+        return str(self._id_base + 3_000 + MODULE_NAMES.index(module))
+
+    def fields_json(self, module: str = MODULE) -> dict[str, Any]:
+        """`GET /settings/fields?module=` of a module of `MODULE_FIELDS` (field ids stable per org)."""
         fields = []
-        for number, spec in enumerate(CONTACT_FIELDS):
-            field_id = str(self._id_base + 2_000 + number)
+        base = self._id_base + 2_000 + 100 * MODULE_NAMES.index(module)
+        for number, spec in enumerate(MODULE_FIELDS[module]):
+            field_id = str(base + number)
             lookup: dict[str, Any] = {}
             if spec.data_type == "lookup" and spec.lookup_module:
                 lookup = {
                     "display_label": spec.label,
                     "api_name": spec.api_name,
-                    "module": {"api_name": spec.lookup_module, "id": str(self._id_base + 3_000)},
+                    "module": {"api_name": spec.lookup_module, "id": self.module_id(spec.lookup_module)},
                     "id": field_id,
                 }
+            pick_list = [
+                {"display_value": value, "actual_value": value, "sequence_number": n + 1, "id": f"{field_id}{n:03d}"}
+                for n, value in enumerate(spec.pick_list)
+            ]
             fields.append(
                 {
                     "api_name": spec.api_name,
@@ -1028,6 +1117,72 @@ class OrgContacts:
                     "visible": True,
                     "sortable": spec.api_name in SORT_KEYS,
                     "lookup": lookup,
+                    "pick_list_values": pick_list,
                 }
             )
         return {"fields": fields}
+
+    def users_json(self, kind: str, *, current_user_id: str, page: int, per_page: int) -> dict[str, Any] | None:
+        """`GET /users?type=kind` (see `USER_TYPES`), as the token's user `current_user_id` sees it;
+        None when no user matches (Zoho answers 204)."""
+        if kind == "CurrentUser":
+            users = [user for user in self.users if user.id == current_user_id] or [self.users[0]]
+        elif kind in ("AdminUsers", "ActiveConfirmedAdmins"):
+            users = [self.users[0]]
+        elif kind in ("DeactiveUsers", "NotConfirmedUsers", "DeletedUsers"):
+            users = []
+        else:
+            users = list(self.users)
+        shown = users[(page - 1) * per_page : page * per_page]
+        if not shown:
+            return None
+        return {
+            "users": [self._user_json_of(user) for user in shown],
+            "info": {
+                "per_page": per_page,
+                "count": len(shown),
+                "page": page,
+                "more_records": page * per_page < len(users),
+            },
+        }
+
+    def _user_json_of(self, user: CrmUser) -> dict[str, Any]:
+        """One user as the users API shows it (the OAS example's fields)."""
+        admin = user.id == self.users[0].id
+        first, _, last = user.name.partition(" ")
+        role = ("CEO", 861) if admin else ("Manager", 862)
+        profile = ("Administrator", 497) if admin else ("Standard", 498)
+        created = self.format_time(ORG_CREATED)
+        by = self.users[0].reference()
+        return {
+            "role": {"name": role[0], "id": str(self._id_base + role[1])},
+            "profile": {"name": profile[0], "id": str(self._id_base + profile[1])},
+            "id": user.id,
+            "zuid": str(int(user.id) % 100_000_000),
+            "first_name": first or None,
+            "last_name": last or first,
+            "full_name": user.name,
+            "email": user.email,
+            "alias": None,
+            "phone": None,
+            "mobile": None,
+            "status": "active",
+            "confirm": True,
+            "type__s": "Regular User",
+            "locale": f"en_{self.country}",
+            "country_locale": self.country,
+            "language": "en_US",
+            "time_zone": self.time_zone,
+            "time_format": "hh:mm a",
+            "date_format": "MM/dd/yyyy",
+            "decimal_separator": "Period",
+            "sandboxDeveloper": False,
+            "microsoft": False,
+            "Isonline": False,
+            "Reporting_To": None,
+            "status_reason__s": None,
+            "created_by": by,
+            "Modified_By": by,
+            "created_time": created,
+            "Modified_Time": created,
+        }

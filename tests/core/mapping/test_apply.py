@@ -25,11 +25,19 @@ COLUMNS = [EXTERNAL_ID, *CONTACT_SCHEMA.field_names]
 def zoho_contact(number: int, **overrides: Any) -> dict[str, Any]:
     """A contact as Zoho's GET /crm/v8/Contacts returns it."""
     record = {
-        "id": f"41508680000000{number:05d}", "First_Name": "John", "Last_Name": "Doe", "Full_Name": "John  Doe",
-        "Email": " John.Doe@Zylker.com ", "Phone": "+1 555 123 4567", "Mobile": None, "Title": "CTO",
-        "Account_Name": {"name": "Zylker", "id": "4150868000000224005"}, "Department": "R&D",
+        "id": f"41508680000000{number:05d}",
+        "First_Name": "John",
+        "Last_Name": "Doe",
+        "Full_Name": "John  Doe",
+        "Email": " John.Doe@Zylker.com ",
+        "Phone": "+1 555 123 4567",
+        "Mobile": None,
+        "Title": "CTO",
+        "Account_Name": {"name": "Zylker", "id": "4150868000000224005"},
+        "Department": "R&D",
         "Owner": {"name": "Patricia Boyle", "id": "4150868000000225013", "email": "p@example.com"},
-        "Created_Time": "2023-10-15T10:30:00+00:00", "Modified_Time": "2023-10-15T14:20:00+05:30",
+        "Created_Time": "2023-10-15T10:30:00+00:00",
+        "Modified_Time": "2023-10-15T14:20:00+05:30",
     }
     record.update(overrides)
     return record
@@ -47,11 +55,20 @@ def default() -> Mapping:
 def test_default_mapping_of_a_zoho_contact(default: Mapping) -> None:
     batch = apply_inbound([zoho_contact(1)], default)
     assert list(batch.frame.columns) == COLUMNS
-    assert rows(batch.frame) == [{
-        "external_id": "4150868000000000001", "name": "John Doe", "first_name": "John", "last_name": "Doe",
-        "email": "john.doe@zylker.com", "phone": "+15551234567", "mobile": None, "title": "CTO",
-        "company": "Zylker", "department": "R&D",
-    }]
+    assert rows(batch.frame) == [
+        {
+            "external_id": "4150868000000000001",
+            "name": "John Doe",
+            "first_name": "John",
+            "last_name": "Doe",
+            "email": "john.doe@zylker.com",
+            "phone": "+15551234567",
+            "mobile": None,
+            "title": "CTO",
+            "company": "Zylker",
+            "department": "R&D",
+        }
+    ]
     assert batch.rejected == [] and batch.mapping_version == default.version
 
 
@@ -64,23 +81,29 @@ def test_missing_values_are_none_not_nan(default: Mapping) -> None:
 def test_records_a_rule_cannot_transform_are_set_aside_with_their_errors(default: Mapping) -> None:
     records = [
         zoho_contact(1),
-        zoho_contact(2, Email={"value": "x@y.z"}),                  # an object where text is expected
-        zoho_contact(3, Account_Name="Zylker"),                     # text where the lookup object is expected
+        zoho_contact(2, Email={"value": "x@y.z"}),  # an object where text is expected
+        zoho_contact(3, Account_Name="Zylker"),  # text where the lookup object is expected
         zoho_contact(4, Title=["CTO", "CFO"], Department={"a": 1}),  # two errors, one record
-        zoho_contact(5, Last_Name="x" * 300),                       # longer than contacts.last_name holds
-        {k: v for k, v in zoho_contact(6).items() if k != "id"},   # no id
+        zoho_contact(5, Last_Name="x" * 300),  # longer than contacts.last_name holds
+        {k: v for k, v in zoho_contact(6).items() if k != "id"},  # no id
         zoho_contact(7),
     ]
     original = copy.deepcopy(records)
     batch = apply_inbound(records, default)
     assert batch.frame[EXTERNAL_ID].tolist() == ["4150868000000000001", "4150868000000000007"]
     rejected = {item.external_id: item for item in batch.rejected}
-    assert list(rejected) == ["4150868000000000002", "4150868000000000003", "4150868000000000004",
-                              "4150868000000000005", None]
+    assert list(rejected) == [
+        "4150868000000000002",
+        "4150868000000000003",
+        "4150868000000000004",
+        "4150868000000000005",
+        None,
+    ]
     assert rejected["4150868000000000002"].error == "Email: expected text, got an object"
     assert rejected["4150868000000000003"].error == "Account_Name: expected an object with 'name'"
     assert rejected["4150868000000000004"].error == (
-        "Title: expected text, got a list; Department: expected text, got an object")
+        "Title: expected text, got a list; Department: expected text, got an object"
+    )
     assert "Last_Name: longer than the 255 characters" in rejected["4150868000000000005"].error
     assert rejected[None].error == "id: missing"
     assert [item.payload for item in batch.rejected] == original[1:6]
@@ -93,16 +116,31 @@ def test_numbers_and_booleans_arrive_as_text(default: Mapping) -> None:
 
 
 def test_only_inbound_rules_apply_and_unmapped_fields_are_none() -> None:
-    mapping = Mapping(provider="zoho", entity="contacts", rules=(
-        FieldRule(source_field="email", target_field="Email", transform=("lowercase",), direction=Direction.OUTBOUND),
-        FieldRule(source_field="last_name", target_field="Last_Name", transform=("uppercase",)),
-        FieldRule(source_field="company", target_field="Account_Name.id", direction=Direction.INBOUND),
-        FieldRule(source_field="title", target_field="Title", transform=("trim", "default:n/a"),
-                  direction=Direction.INBOUND),
-    ))
+    mapping = Mapping(
+        provider="zoho",
+        entity="contacts",
+        rules=(
+            FieldRule(
+                source_field="email", target_field="Email", transform=("lowercase",), direction=Direction.OUTBOUND
+            ),
+            FieldRule(source_field="last_name", target_field="Last_Name", transform=("uppercase",)),
+            FieldRule(source_field="company", target_field="Account_Name.id", direction=Direction.INBOUND),
+            FieldRule(
+                source_field="title",
+                target_field="Title",
+                transform=("trim", "default:n/a"),
+                direction=Direction.INBOUND,
+            ),
+        ),
+    )
     [first, second] = rows(apply_inbound([zoho_contact(1), zoho_contact(2, Title="  ")], mapping).frame)
-    assert first == {**dict.fromkeys(COLUMNS), "external_id": "4150868000000000001", "last_name": "DOE",
-                     "company": "4150868000000224005", "title": "CTO"}
+    assert first == {
+        **dict.fromkeys(COLUMNS),
+        "external_id": "4150868000000000001",
+        "last_name": "DOE",
+        "company": "4150868000000224005",
+        "title": "CTO",
+    }
     assert second["title"] == "n/a"
 
 
@@ -128,8 +166,9 @@ def test_a_chunk_keeps_order_and_size(default: Mapping) -> None:
 
 
 def test_an_unvalidated_mapping_naming_an_unknown_field_is_a_programming_error() -> None:
-    bad = Mapping(provider="zoho", entity="contacts",
-                  rules=(FieldRule(source_field="nickname", target_field="Nickname"),))
+    bad = Mapping(
+        provider="zoho", entity="contacts", rules=(FieldRule(source_field="nickname", target_field="Nickname"),)
+    )
     with pytest.raises(ValueError, match="nickname"):
         apply_inbound([zoho_contact(1)], bad)
 

@@ -17,8 +17,10 @@ def test_a_rule_for_another_field_keeps_everything() -> None:
 
 
 def test_same_field_and_direction_replaces() -> None:
-    merged = merge_rules([rule("email", "Email", BOTH, "normalize_email"), rule("title", "Title", BOTH)],
-                         [rule("email", "Email", BOTH, "lowercase")])
+    merged = merge_rules(
+        [rule("email", "Email", BOTH, "normalize_email"), rule("title", "Title", BOTH)],
+        [rule("email", "Email", BOTH, "lowercase")],
+    )
     assert merged == (rule("title", "Title", BOTH), rule("email", "Email", BOTH, "lowercase"))
 
 
@@ -33,8 +35,10 @@ def test_other_direction_of_the_same_field_is_kept() -> None:
 
 
 def test_bidirectional_change_replaces_both_one_way_rules() -> None:
-    merged = merge_rules([rule("phone", "Phone", IN), rule("phone", "Mobile", OUT), rule("title", "Title", IN)],
-                         [rule("phone", "Phone", BOTH, "format_phone")])
+    merged = merge_rules(
+        [rule("phone", "Phone", IN), rule("phone", "Mobile", OUT), rule("title", "Title", IN)],
+        [rule("phone", "Phone", BOTH, "format_phone")],
+    )
     assert merged == (rule("title", "Title", IN), rule("phone", "Phone", BOTH, "format_phone"))
 
 

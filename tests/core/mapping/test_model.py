@@ -26,36 +26,56 @@ from tests.core.mapping.zoho_fields import ZOHO_CONTACT_FIELDS_JSON, zoho_contac
 def test_rule_reads_the_spec_shape_and_writes_it_back() -> None:
     rule = FieldRule.model_validate({"sourceField": "email", "targetField": "Email", "transform": "lowercase"})
     assert (rule.source_field, rule.target_field, rule.transform, rule.direction) == (
-        "email", "Email", ("lowercase",), None)
+        "email",
+        "Email",
+        ("lowercase",),
+        None,
+    )
     assert rule.model_dump(by_alias=True, exclude_none=True) == {
-        "sourceField": "email", "targetField": "Email", "transform": "lowercase"}
+        "sourceField": "email",
+        "targetField": "Email",
+        "transform": "lowercase",
+    }
     chained = FieldRule.model_validate(
-        {"sourceField": "name", "targetField": "Full_Name", "transform": ["trim", "title_case"]})
+        {"sourceField": "name", "targetField": "Full_Name", "transform": ["trim", "title_case"]}
+    )
     assert chained.model_dump(by_alias=True)["transform"] == ["trim", "title_case"]
     assert FieldRule(source_field="title", target_field="Title").transform == ("none",)
 
 
-@pytest.mark.parametrize("payload", [
-    {"sourceField": "email", "targetField": "Email", "transform": []},
-    {"sourceField": "", "targetField": "Email"},
-    {"sourceField": "email"},
-    {"sourceField": "email", "targetField": "Email", "direction": "sideways"},
-    {"sourceField": "email", "targetField": "Email", "tranform": "trim"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"sourceField": "email", "targetField": "Email", "transform": []},
+        {"sourceField": "", "targetField": "Email"},
+        {"sourceField": "email"},
+        {"sourceField": "email", "targetField": "Email", "direction": "sideways"},
+        {"sourceField": "email", "targetField": "Email", "tranform": "trim"},
+    ],
+)
 def test_malformed_rules_are_refused(payload: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         FieldRule.model_validate(payload)
 
 
 def test_rules_take_the_mapping_direction_unless_they_name_their_own() -> None:
-    mapping = Mapping.model_validate({
-        "provider": "zoho", "entity": "contacts", "direction": "outbound",
-        "rules": [{"sourceField": "email", "targetField": "Email"},
-                  {"sourceField": "name", "targetField": "Full_Name", "direction": "inbound"},
-                  {"sourceField": "phone", "targetField": "Phone", "direction": "bidirectional"}],
-    })
+    mapping = Mapping.model_validate(
+        {
+            "provider": "zoho",
+            "entity": "contacts",
+            "direction": "outbound",
+            "rules": [
+                {"sourceField": "email", "targetField": "Email"},
+                {"sourceField": "name", "targetField": "Full_Name", "direction": "inbound"},
+                {"sourceField": "phone", "targetField": "Phone", "direction": "bidirectional"},
+            ],
+        }
+    )
     assert [rule.direction for rule in mapping.rules] == [
-        Direction.OUTBOUND, Direction.INBOUND, Direction.BIDIRECTIONAL]
+        Direction.OUTBOUND,
+        Direction.INBOUND,
+        Direction.BIDIRECTIONAL,
+    ]
     assert [rule.source_field for rule in mapping.rules_for(Direction.INBOUND)] == ["name", "phone"]
     assert [rule.source_field for rule in mapping.rules_for(Direction.OUTBOUND)] == ["email", "phone"]
     with pytest.raises(ValueError, match="one-way"):
@@ -76,7 +96,16 @@ def test_provider_field_reads_zoho_metadata() -> None:
 def test_contact_schema_is_the_contacts_table() -> None:
     columns = Contact.__table__.columns
     assert CONTACT_SCHEMA.field_names == (
-        "name", "first_name", "last_name", "email", "phone", "mobile", "title", "company", "department")
+        "name",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "mobile",
+        "title",
+        "company",
+        "department",
+    )
     for field in CONTACT_SCHEMA.fields:
         assert isinstance(columns[field.name].type, String)
         assert field.type == "string" and field.max_length == columns[field.name].type.length
@@ -100,7 +129,8 @@ def test_zoho_default_mapping_is_versioned_and_valid() -> None:
 
 
 @pytest.mark.parametrize(
-    ("provider", "entity"), [("zoho", "deals"), ("../zoho", "contacts"), ("zoho", "../../etc/passwd")])
+    ("provider", "entity"), [("zoho", "deals"), ("../zoho", "contacts"), ("zoho", "../../etc/passwd")]
+)
 def test_missing_or_unsafe_defaults_are_unknown(provider: str, entity: str) -> None:
     with pytest.raises(UnknownMappingError):
         load_default_mapping(provider, entity)

@@ -12,8 +12,17 @@ from hypothesis import strategies as st
 from lineup_integrations.core.mapping import UnknownTransformError, chain, transform
 from lineup_integrations.core.mapping.transforms import transform_docs, transform_names
 
-IDEMPOTENT = ["none", "uppercase", "lowercase", "trim", "collapse_whitespace", "title_case", "normalize_email",
-              "format_phone", "default:Unknown"]
+IDEMPOTENT = [
+    "none",
+    "uppercase",
+    "lowercase",
+    "trim",
+    "collapse_whitespace",
+    "title_case",
+    "normalize_email",
+    "format_phone",
+    "default:Unknown",
+]
 ALL_SPECS = IDEMPOTENT
 # Text that exercises the interesting corners: Unicode whitespace, case mappings that change
 # length (ß, İ, ŉ, ligatures), digits of other scripts, and phone/e-mail punctuation.
@@ -133,7 +142,16 @@ def test_unknown_or_malformed_specs_are_refused(spec: str) -> None:
 
 def test_every_transform_is_documented_with_an_example() -> None:
     docs = transform_docs()
-    assert set(docs) == {"none", "uppercase", "lowercase", "trim", "collapse_whitespace", "title_case",
-                         "normalize_email", "format_phone", "default"}
+    assert set(docs) == {
+        "none",
+        "uppercase",
+        "lowercase",
+        "trim",
+        "collapse_whitespace",
+        "title_case",
+        "normalize_email",
+        "format_phone",
+        "default",
+    }
     assert all("Example" in doc and "→" in doc for doc in docs.values())
     assert "default:<value>" in transform_names()

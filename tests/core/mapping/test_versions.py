@@ -24,20 +24,38 @@ from lineup_integrations.core.store import ActiveMapping, AuditEntry, MappingVer
 from tests.core.mapping.zoho_fields import zoho_contact_fields
 
 TENANT = "acme"
-SPEC_EXAMPLE = [{"sourceField": "name", "targetField": "Full_Name", "transform": "none"},
-                {"sourceField": "email", "targetField": "Email", "transform": "lowercase"}]
+SPEC_EXAMPLE = [
+    {"sourceField": "name", "targetField": "Full_Name", "transform": "none"},
+    {"sourceField": "email", "targetField": "Email", "transform": "lowercase"},
+]
 
 
-def propose(store: Store, *items: dict[str, Any], tenant: str = TENANT, actor: str = "ops@acme.test",
-            direction: Direction = Direction.BIDIRECTIONAL):  # noqa: ANN201
-    return propose_mapping(store, tenant, "zoho", "contacts", [FieldRule.model_validate(i) for i in items],
-                           direction=direction, actor=actor, provider_fields=zoho_contact_fields())
+def propose(
+    store: Store,
+    *items: dict[str, Any],
+    tenant: str = TENANT,
+    actor: str = "ops@acme.test",
+    direction: Direction = Direction.BIDIRECTIONAL,
+):
+    return propose_mapping(
+        store,
+        tenant,
+        "zoho",
+        "contacts",
+        [FieldRule.model_validate(i) for i in items],
+        direction=direction,
+        actor=actor,
+        provider_fields=zoho_contact_fields(),
+    )
 
 
 def snapshot(store: Store) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]:
     with store.session() as session:
-        versions = session.execute(select(MappingVersion.tenant_id, MappingVersion.version, MappingVersion.rules)
-                                   .order_by(MappingVersion.tenant_id, MappingVersion.version)).all()
+        versions = session.execute(
+            select(MappingVersion.tenant_id, MappingVersion.version, MappingVersion.rules).order_by(
+                MappingVersion.tenant_id, MappingVersion.version
+            )
+        ).all()
         active = session.execute(select(ActiveMapping.tenant_id, ActiveMapping.version)).all()
         audits = session.scalar(select(func.count()).select_from(AuditEntry))
     return [tuple(v) for v in versions], [tuple(a) for a in active], audits or 0
@@ -49,7 +67,7 @@ def mapping_audits(store: Store) -> list[tuple[str, str, dict[str, Any]]]:
         return [(row.action, row.actor, row.detail) for row in rows]
 
 
-def rule_for(versioned, field: str, direction: Direction) -> FieldRule:  # noqa: ANN001
+def rule_for(versioned, field: str, direction: Direction) -> FieldRule:
     return next(r for r in versioned.mapping.rules if r.source_field == field and direction in r.flows)
 
 
@@ -68,12 +86,21 @@ def test_spec_example_becomes_version_1_and_is_audited(store: Store) -> None:
     assert rule_for(saved, "name", Direction.INBOUND).direction is Direction.INBOUND
     assert active_mapping(store, TENANT, "zoho", "contacts") == saved
     assert [v.version for v in mapping_history(store, TENANT, "zoho", "contacts")] == [0, 1]
-    assert mapping_audits(store) == [("mapping_update", "ops@acme.test", {
-        "entity": "contacts", "old_version": 0, "new_version": 1, "default_version": 1, "rules_changed": 2})]
+    assert mapping_audits(store) == [
+        (
+            "mapping_update",
+            "ops@acme.test",
+            {"entity": "contacts", "old_version": 0, "new_version": 1, "default_version": 1, "rules_changed": 2},
+        )
+    ]
     with store.session() as session:  # stored in the spec's camelCase shape, every rule with its direction
         stored = session.scalar(select(MappingVersion.rules).where(MappingVersion.version == 1))
-    assert {"sourceField": "email", "targetField": "Email", "transform": "lowercase",
-            "direction": "bidirectional"} in stored
+    assert {
+        "sourceField": "email",
+        "targetField": "Email",
+        "transform": "lowercase",
+        "direction": "bidirectional",
+    } in stored
 
 
 def test_each_change_merges_into_the_active_version(store: Store) -> None:
@@ -92,9 +119,12 @@ def test_an_invalid_change_saves_nothing(store: Store) -> None:
     propose(store, *SPEC_EXAMPLE)
     before = snapshot(store)
     with pytest.raises(MappingValidationError) as refused:
-        propose(store, {"sourceField": "email", "targetField": "Email"},
-                {"sourceField": "nope", "targetField": "Email"},
-                {"sourceField": "name", "targetField": "Full_Name", "direction": "outbound"})
+        propose(
+            store,
+            {"sourceField": "email", "targetField": "Email"},
+            {"sourceField": "nope", "targetField": "Email"},
+            {"sourceField": "name", "targetField": "Full_Name", "direction": "outbound"},
+        )
     assert [p.field for p in refused.value.problems] == ["mappings[1].sourceField", "mappings[2].targetField"]
     assert snapshot(store) == before
 
@@ -120,7 +150,11 @@ def test_rollback_moves_the_pointer_only(store: Store) -> None:
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(MappingVersion)) == rows_before
     assert [(a, d["old_version"], d["new_version"]) for a, _, d in mapping_audits(store)] == [
-        ("mapping_update", 0, 1), ("mapping_update", 1, 2), ("mapping_activate", 2, 1), ("mapping_activate", 1, 0)]
+        ("mapping_update", 0, 1),
+        ("mapping_update", 1, 2),
+        ("mapping_activate", 2, 1),
+        ("mapping_activate", 1, 0),
+    ]
 
     before = snapshot(store)
     with pytest.raises(UnknownMappingVersionError):
@@ -146,8 +180,14 @@ def test_tenants_have_their_own_chains(store: Store) -> None:
 def test_concurrent_changes_get_distinct_versions_and_none_is_lost(store: Store) -> None:
     """Six first-ever changes at once: on PostgreSQL there is no row to lock yet, so the unique
     version constraint and the retry do the work; on SQLite the write lock does."""
-    changes = [("title", "Title"), ("department", "Department"), ("phone", "Phone"), ("mobile", "Mobile"),
-               ("first_name", "First_Name"), ("email", "Email")]
+    changes = [
+        ("title", "Title"),
+        ("department", "Department"),
+        ("phone", "Phone"),
+        ("mobile", "Mobile"),
+        ("first_name", "First_Name"),
+        ("email", "Email"),
+    ]
     start = threading.Barrier(len(changes))
     failures: list[BaseException] = []
 
@@ -155,7 +195,7 @@ def test_concurrent_changes_get_distinct_versions_and_none_is_lost(store: Store)
         start.wait()
         try:
             propose(store, {"sourceField": field, "targetField": target, "transform": "uppercase"}, actor=field)
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=change, args=pair) for pair in changes]

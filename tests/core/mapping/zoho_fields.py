@@ -11,10 +11,15 @@ from lineup_integrations.core.mapping import ProviderField
 
 def _field(api_name: str, data_type: str, **flags: Any) -> dict[str, Any]:
     return {
-        "id": f"4150868{zlib.crc32(api_name.encode()):012d}", "api_name": api_name, "field_label": api_name,
-        "data_type": data_type, "json_type": "jsonobject" if "lookup" in data_type else "string",
-        "system_mandatory": flags.get("mandatory", False), "read_only": flags.get("read_only", False),
-        "field_read_only": flags.get("field_read_only", False), "custom_field": flags.get("custom", False),
+        "id": f"4150868{zlib.crc32(api_name.encode()):012d}",
+        "api_name": api_name,
+        "field_label": api_name,
+        "data_type": data_type,
+        "json_type": "jsonobject" if "lookup" in data_type else "string",
+        "system_mandatory": flags.get("mandatory", False),
+        "read_only": flags.get("read_only", False),
+        "field_read_only": flags.get("field_read_only", False),
+        "custom_field": flags.get("custom", False),
         "visible": True,
     }
 

@@ -16,17 +16,15 @@ from lineup_integrations.core.oauth import (
     OAuthEngine,
     ReauthorizationRequiredError,
     TokenRefreshError,
-    configured_providers,
 )
 from lineup_integrations.core.store import Credential, Integration, IntegrationStatus, Store
 from lineup_integrations.core.vault import Vault
 from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
-    sandbox_oauth_configs,
     audit_entries,
     connect,
     control,
-    sandbox_settings,
+    sandbox_oauth_configs,
     stored_refresh_token,
     token_requests,
 )
@@ -57,7 +55,7 @@ def test_twenty_concurrent_callers_cause_exactly_one_refresh(
         barrier.wait()
         try:
             tokens.append(engine.refresh_if_expiring(integration.id))
-        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=caller) for _ in range(CALLERS)]

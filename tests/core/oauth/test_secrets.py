@@ -25,7 +25,9 @@ def test_a_whole_lifecycle_logs_and_audits_no_secret(
         secrets, errors = _whole_lifecycle(engine, store, vault, sandbox_reset)
 
     assert [type(error).__name__ for error in errors] == [
-        "InvalidStateError", "TokenRefreshError", "ReauthorizationRequiredError"
+        "InvalidStateError",
+        "TokenRefreshError",
+        "ReauthorizationRequiredError",
     ]
     # The engine's own records: log lines (ours and httpx's), exception messages, the store.
     engine_logs = "\n".join(record.getMessage() for record in logs.records if record.name.startswith("lineup"))

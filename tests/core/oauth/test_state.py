@@ -146,7 +146,9 @@ def test_denied_consent_spends_the_state_and_is_audited_for_its_tenant(
 
     assert row_counts(store) == {"integrations": 0, "credentials": 0}
     assert _last_callback_failure(store) == (
-        "acme", PROVIDER, {"reason": "authorization_denied", "error": "access_denied"}
+        "acme",
+        PROVIDER,
+        {"reason": "authorization_denied", "error": "access_denied"},
     )
     failures = len(audit_entries(store, "callback"))
     assert _refused_writing_nothing(engine, store, PROVIDER, params).reason == "used"

@@ -35,9 +35,9 @@ def test_secrets_stay_out_of_reprs() -> None:
 
 
 def test_expiry_comes_from_expires_in_or_defaults_to_an_hour() -> None:
-    assert TokenResponse.model_validate({"access_token": "a", "expires_in": 3599}).expires_at(NOW) == NOW + dt.timedelta(
-        seconds=3599
-    )
+    assert TokenResponse.model_validate({"access_token": "a", "expires_in": 3599}).expires_at(
+        NOW
+    ) == NOW + dt.timedelta(seconds=3599)
     assert TokenResponse.model_validate({"access_token": "a"}).expires_at(NOW) == NOW + DEFAULT_TOKEN_LIFETIME
 
 
@@ -97,8 +97,12 @@ def _jwks(key: rsa.RSAPrivateKey, kid: str = "k1") -> dict[str, object]:
 def _signed(key: rsa.RSAPrivateKey, kid: str = "k1", **overrides: object) -> TokenResponse:
     now = dt.datetime.now(dt.UTC)
     claims = {
-        "iss": "https://login.example/tid-1/v2.0", "aud": CLIENT_ID, "iat": now, "exp": now + dt.timedelta(hours=1),
-        "oid": "oid-1", "tid": "tid-1",
+        "iss": "https://login.example/tid-1/v2.0",
+        "aud": CLIENT_ID,
+        "iat": now,
+        "exp": now + dt.timedelta(hours=1),
+        "oid": "oid-1",
+        "tid": "tid-1",
     } | overrides
     token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
     return TokenResponse.model_validate({"access_token": "a", "id_token": token})
@@ -108,9 +112,12 @@ def test_a_verified_id_token_yields_its_claims(signing_key: rsa.RSAPrivateKey) -
     claims = _signed(signing_key).verified_id_token_claims(_jwks(signing_key), audience=CLIENT_ID, issuers=(ISSUER,))
 
     assert (claims["oid"], claims["tid"]) == ("oid-1", "tid-1")
-    assert TokenResponse.model_validate({"access_token": "a"}).verified_id_token_claims(
-        _jwks(signing_key), audience=CLIENT_ID, issuers=(ISSUER,)
-    ) == {}
+    assert (
+        TokenResponse.model_validate({"access_token": "a"}).verified_id_token_claims(
+            _jwks(signing_key), audience=CLIENT_ID, issuers=(ISSUER,)
+        )
+        == {}
+    )
 
 
 @pytest.mark.parametrize(

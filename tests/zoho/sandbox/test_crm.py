@@ -20,7 +20,7 @@ import pytest
 
 from lineup_integrations.sandbox import SandboxHandle
 
-REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback?provider=zoho"
+REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback"
 CLIENT = {"client_id": "sandbox-zoho-client", "client_secret": "sandbox-zoho-secret"}
 ALL_SCOPES = "ZohoCRM.modules.ALL,ZohoCRM.settings.fields.READ,ZohoCRM.org.READ"
 FIELDS = "First_Name,Last_Name,Full_Name,Email,Phone,Mobile,Title,Account_Name,Owner,Created_Time,Modified_Time"
@@ -314,7 +314,7 @@ def test_deleted_records_list_recycle_and_permanent_deletions(
     assert all(entry["display_name"] and set(entry["deleted_by"]) == {"name", "id"} for entry in recycle)
 
     live = {c["id"] for c in truth(http, zoho, org)["contacts"]}
-    assert live.isdisjoint(recycled + [purged]) and len(live) == 294
+    assert live.isdisjoint([*recycled, purged]) and len(live) == 294
     since = {"If-Modified-Since": newest["deleted_time"]}
     nothing_newer = http.get(org.url("Contacts/deleted"), headers=org.auth | since)
     assert (nothing_newer.status_code, nothing_newer.content) == (304, b"")
@@ -405,6 +405,60 @@ def test_field_metadata_and_org(http: httpx.Client, zoho: str) -> None:
     (details,) = http.get(org.url("org", "v2"), headers=org.auth).json()["org"]
     assert details["id"] == org.org_id and details["time_zone"] == "Asia/Tokyo"
     assert {"company_name", "currency", "domain_name", "primary_email"} <= set(details)
+
+
+def test_field_metadata_of_accounts_leads_and_deals(http: httpx.Client, zoho: str) -> None:
+    org = connect(http, zoho, "modules@zylker.example")
+
+    def fields_of(module: str) -> dict[str, dict[str, Any]]:
+        response = http.get(org.url("settings/fields"), headers=org.auth, params={"module": module})
+        assert response.status_code == 200, response.text
+        return {field["api_name"]: field for field in response.json()["fields"]}
+
+    accounts, leads, deals = fields_of("Accounts"), fields_of("Leads"), fields_of("Deals")
+    assert accounts["Account_Name"]["system_mandatory"] is True and accounts["Account_Name"]["data_type"] == "text"
+    assert accounts["Parent_Account"]["lookup"]["module"]["api_name"] == "Accounts"
+    assert accounts["Annual_Revenue"]["json_type"] == "double" and accounts["Employees"]["json_type"] == "integer"
+    assert "Technology" in [value["actual_value"] for value in accounts["Industry"]["pick_list_values"]]
+    assert leads["Company"]["data_type"] == "text" and leads["Last_Name"]["system_mandatory"] is True
+    assert deals["Account_Name"]["data_type"] == "lookup"
+    assert deals["Account_Name"]["lookup"]["module"] == fields_of("Contacts")["Account_Name"]["lookup"]["module"]
+    assert deals["Stage"]["system_mandatory"] is True and deals["Closing_Date"]["data_type"] == "date"
+    for module in (accounts, leads, deals):
+        assert {"Owner", "Created_Time", "Modified_Time", "Created_By", "Modified_By"} <= set(module)
+        assert all(set(field) >= {"id", "field_label", "data_type", "json_type", "lookup"} for field in module.values())
+    unknown = http.get(org.url("settings/fields"), headers=org.auth, params={"module": "Potentials"})
+    assert (unknown.status_code, unknown.json()["details"]) == (400, {"param_name": "module"})
+
+
+def test_current_user_and_the_users_list(http: httpx.Client, zoho: str, sandbox_reset: SandboxHandle) -> None:
+    scopes = "ZohoCRM.modules.ALL,ZohoCRM.users.READ"
+    org = connect(http, zoho, "pat.boyle@zylker.example", dc="eu", scopes=scopes)
+    account = sandbox_reset.state("zoho").account(org.login)
+    assert account is not None
+    for version in ("v2", "v7", "v8"):
+        current = http.get(org.url("users", version), headers=org.auth, params={"type": "CurrentUser"})
+        assert current.status_code == 200, current.text
+        body = current.json()
+        assert body["info"] == {"per_page": 200, "count": 1, "page": 1, "more_records": False}
+        (user,) = body["users"]
+        assert (user["id"], user["email"], user["full_name"]) == (account.user_id, org.login, "Pat Boyle")
+        assert user["role"]["name"] == "CEO" and user["profile"]["name"] == "Administrator"
+        assert user["status"] == "active" and user["confirm"] is True
+        assert ZOHO_TIME.fullmatch(user["created_time"]) and user["created_time"].endswith("+01:00")
+
+    everyone = http.get(org.url("users"), headers=org.auth, params={"type": "AllUsers"}).json()
+    assert everyone["users"][0]["id"] == account.user_id and len(everyone["users"]) > 1
+    assert {user["profile"]["name"] for user in everyone["users"][1:]} == {"Standard"}
+    second_page = http.get(org.url("users"), headers=org.auth, params={"type": "ActiveUsers", "per_page": 2, "page": 2})
+    assert [user["id"] for user in second_page.json()["users"]] == [user["id"] for user in everyone["users"][2:4]]
+    assert http.get(org.url("users"), headers=org.auth, params={"type": "DeactiveUsers"}).status_code == 204
+    bad_type = http.get(org.url("users"), headers=org.auth, params={"type": "Everyone"})
+    assert (bad_type.status_code, bad_type.json()["code"]) == (400, "INVALID_DATA")
+
+    no_scope = connect(http, zoho, "noscope@zylker.example")  # the default scopes lack ZohoCRM.users
+    refused = http.get(no_scope.url("users"), headers=no_scope.auth, params={"type": "CurrentUser"})
+    assert (refused.status_code, refused.json()["code"]) == (401, "OAUTH_SCOPE_MISMATCH")
 
 
 # -- authentication, scopes, limits ---------------------------------------------------------------

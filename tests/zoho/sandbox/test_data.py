@@ -60,7 +60,6 @@ def test_seeding_100000_contacts_is_fast_compact_and_deterministic() -> None:
     assert latest <= org.format_time(NOW - 60)
 
 
-
 def test_the_same_seed_generates_the_same_contacts() -> None:
     first, again, other = new_org(), new_org(), new_org()
     for org, seed in ((first, 7), (again, 7), (other, 8)):

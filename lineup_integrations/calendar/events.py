@@ -1,0 +1,81 @@
+"""Lineup's calendar event: one row per event or occurrence, whichever calendar it came from.
+
+Both providers' events are normalised into this shape (each provider package owns its own
+normaliser) before they reach the store, so scheduling reads one table. Times are UTC with the
+zone they were written in kept beside them (see `times`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class EventStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+class Response(StrEnum):
+    """An attendee's answer, in one vocabulary (Google's `responseStatus`, Graph's `status.response`)."""
+
+    NEEDS_ACTION = "needs_action"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    TENTATIVE = "tentative"
+
+
+class Attendee(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    email: str
+    response: Response = Response.NEEDS_ACTION
+    optional: bool = False
+    organizer: bool = False
+
+
+class CalendarEvent(BaseModel):
+    """An event (or one occurrence of a recurring series) on one calendar of one connected account.
+
+    `busy` says whether it blocks the user's time (Google `transparency`, Graph `showAs`); a
+    cancelled event never does. `series_id` names the recurring series an occurrence or exception
+    belongs to, and `original_start_utc` the slot it had in the series.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    integration_id: str
+    calendar_id: str
+    event_id: str
+    ical_uid: str | None = None
+    title: str | None = None
+    start_utc: dt.datetime
+    end_utc: dt.datetime
+    start_zone: str
+    end_zone: str
+    all_day: bool = False
+    status: EventStatus = EventStatus.CONFIRMED
+    busy: bool = True
+    series_id: str | None = None
+    original_start_utc: dt.datetime | None = None
+    organizer: str | None = None
+    attendees: tuple[Attendee, ...] = ()
+    updated_at: dt.datetime | None = None
+    etag: str | None = None
+
+    @model_validator(mode="after")
+    def _in_utc(self) -> CalendarEvent:
+        """Times are compared and stored as UTC. An end before the start is kept as the provider sent
+        it: the `calendar_events` asset check reports it rather than the sync dropping the event."""
+        for name in ("start_utc", "end_utc", "original_start_utc", "updated_at"):
+            value = getattr(self, name)
+            if value is not None and value.utcoffset() != dt.timedelta(0):
+                raise ValueError(f"{name} must be in UTC")
+        return self
+
+    @property
+    def blocks_time(self) -> bool:
+        return self.busy and self.status is not EventStatus.CANCELLED and self.end_utc > self.start_utc

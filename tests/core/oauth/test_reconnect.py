@@ -1,0 +1,190 @@
+"""Reconnecting a tenant to another account (another Zoho organisation) forgets what was synced
+from the old one, in the transaction that saves the connection; the same account reconnected
+keeps everything and resumes incrementally. Against the Zoho sandbox with two organisations."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select
+
+from lineup_integrations.core.oauth import OAuthEngine
+from lineup_integrations.core.store import (
+    SYNCED_DATA,
+    Base,
+    Contact,
+    DeadLetter,
+    Integration,
+    MappingVersion,
+    ProviderFieldCache,
+    RawRecord,
+    Store,
+    save_stream_state,
+    utcnow,
+)
+from lineup_integrations.sandbox import SandboxHandle
+from tests.core.oauth.helpers import audit_entries, connect, control
+
+PROVIDER = "zoho"
+ORG_A_LOGIN = "admin@org-a.example"
+ORG_B_LOGIN = "admin@org-b.example"
+
+
+def write_synced_data(store: Store, tenant_id: str, provider: str) -> None:
+    """What a sync leaves for (tenant, provider): a cursor, raw records, contacts, a dead letter and
+    the field cache; plus the tenant's mapping (its configuration, not synced data)."""
+    now = utcnow()
+    with store.session() as session:
+        save_stream_state(
+            session,
+            tenant_id=tenant_id,
+            provider=provider,
+            stream="contacts",
+            state={"watermark": "2026-12-01T00:00:00+00:00"},
+        )
+        for index in range(3):
+            session.add(
+                RawRecord(
+                    tenant_id=tenant_id,
+                    provider=provider,
+                    entity="contacts",
+                    external_id=f"r{index}",
+                    payload={"id": index},
+                    change_seq=1,
+                    fetched_at=now,
+                )
+            )
+            session.add(
+                Contact(
+                    tenant_id=tenant_id,
+                    provider=provider,
+                    external_id=f"r{index}",
+                    email=f"c{index}@old.example",
+                    mapping_version=1,
+                    synced_at=now,
+                )
+            )
+        session.add(
+            DeadLetter(
+                tenant_id=tenant_id,
+                provider=provider,
+                entity="contacts",
+                external_id="bad",
+                stage="map",
+                error="bad email",
+                payload={"id": "bad"},
+                created_at=now,
+            )
+        )
+        session.add(
+            ProviderFieldCache(
+                tenant_id=tenant_id,
+                provider=provider,
+                module="Contacts",
+                fields=[{"api_name": "Email"}],
+                fetched_at=now,
+            )
+        )
+        session.add(
+            MappingVersion(
+                tenant_id=tenant_id, provider=provider, entity="contacts", version=1, rules=[], created_at=now
+            )
+        )
+
+
+def synced_rows(store: Store, tenant_id: str, provider: str) -> dict[str, int]:
+    models: tuple[type[Base], ...] = (*SYNCED_DATA, MappingVersion)
+    tables = [cast(Table, model.__table__) for model in models]
+    with store.session() as session:
+        return {
+            table.name: session.scalar(
+                select(func.count())
+                .select_from(table)
+                .where(table.c.tenant_id == tenant_id, table.c.provider == provider)
+            )
+            or 0
+            for table in tables
+        }
+
+
+WRITTEN = {
+    "sync_cursors": 1,
+    "raw_records": 3,
+    "contacts": 3,
+    "dead_letters": 1,
+    "provider_field_cache": 1,
+    "mapping_versions": 1,
+}
+RESET = {**dict.fromkeys(WRITTEN, 0), "mapping_versions": 1}
+
+
+def org_of(sandbox: SandboxHandle, login: str) -> str:
+    return str(control(sandbox, PROVIDER, "accounts", {"login": login, "dc": "us"})["account_id"])
+
+
+def integration_row(store: Store, tenant_id: str) -> Integration:
+    with store.session() as session:
+        return session.scalars(
+            select(Integration).where(Integration.tenant_id == tenant_id, Integration.provider == PROVIDER)
+        ).one()
+
+
+def test_reconnecting_to_another_organisation_resets_the_synced_data_and_audits_both_accounts(
+    engine: OAuthEngine, store: Store, sandbox_reset: SandboxHandle
+) -> None:
+    org_a, org_b = org_of(sandbox_reset, ORG_A_LOGIN), org_of(sandbox_reset, ORG_B_LOGIN)
+    first = connect(engine, "acme", PROVIDER, ORG_A_LOGIN)
+    assert first.external_account_id == org_a
+    write_synced_data(store, "acme", PROVIDER)
+    write_synced_data(store, "globex", PROVIDER)  # another tenant of the same provider
+    write_synced_data(store, "acme", "google_calendar")  # the same tenant's other provider
+
+    second = connect(engine, "acme", PROVIDER, ORG_B_LOGIN)
+
+    assert (second.id, second.external_account_id, second.status) == (first.id, org_b, "connected")
+    assert second.connected_at is not None and first.connected_at is not None
+    assert second.connected_at > first.connected_at  # the sensor launches the (now full) sync on this
+    assert synced_rows(store, "acme", PROVIDER) == RESET
+    assert synced_rows(store, "globex", PROVIDER) == WRITTEN
+    assert synced_rows(store, "acme", "google_calendar") == WRITTEN
+    (entry,) = audit_entries(store, "account_changed")
+    assert (entry.tenant_id, entry.provider, entry.outcome) == ("acme", PROVIDER, "success")
+    expected: dict[str, Any] = {
+        "integration_id": first.id,
+        "previous_account_id": org_a,
+        "account_id": org_b,
+        "deleted": {name: count for name, count in WRITTEN.items() if name != "mapping_versions"},
+    }
+    assert entry.detail == expected
+
+
+def test_reconnecting_to_the_same_organisation_keeps_the_synced_data(
+    engine: OAuthEngine, store: Store, sandbox_reset: SandboxHandle
+) -> None:
+    org_a = org_of(sandbox_reset, ORG_A_LOGIN)
+    connect(engine, "acme", PROVIDER, ORG_A_LOGIN)
+    write_synced_data(store, "acme", PROVIDER)
+
+    again = connect(engine, "acme", PROVIDER, ORG_A_LOGIN)
+
+    assert again.external_account_id == org_a
+    assert synced_rows(store, "acme", PROVIDER) == WRITTEN
+    assert audit_entries(store, "account_changed") == []
+    assert integration_row(store, "acme").external_account_id == org_a
+
+
+def test_an_unknown_account_id_on_either_side_resets_nothing(
+    engine: OAuthEngine, store: Store, sandbox_reset: SandboxHandle
+) -> None:
+    """An organisation lookup that failed names no account: nothing proves the account changed."""
+    org_of(sandbox_reset, ORG_A_LOGIN)
+    org_of(sandbox_reset, ORG_B_LOGIN)
+    connect(engine, "acme", PROVIDER, ORG_A_LOGIN)
+    write_synced_data(store, "acme", PROVIDER)
+    control(sandbox_reset, PROVIDER, "faults", {"endpoint": "GET */crm/*/org", "status": 500, "count": 5})
+
+    unknown = connect(engine, "acme", PROVIDER, ORG_B_LOGIN)
+
+    assert unknown.external_account_id is None
+    assert synced_rows(store, "acme", PROVIDER) == WRITTEN
+    assert audit_entries(store, "account_changed") == []
