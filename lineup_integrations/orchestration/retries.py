@@ -13,7 +13,6 @@ store errors a retry cannot fix (a missing table, a constraint, a read-only file
 from __future__ import annotations
 
 import random
-
 from typing import Any
 
 import dagster as dg

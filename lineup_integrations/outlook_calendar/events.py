@@ -30,12 +30,17 @@ _RESPONSES = {
 
 def _time(value: dict[str, Any], *, all_day: bool, event_zone: str, calendar_zone: str) -> EventTime:
     if all_day:
-        return event_time(date_time=None, date=value["dateTime"][:10], zone_name=event_zone, calendar_zone=calendar_zone)
-    return event_time(date_time=value["dateTime"], date=None, zone_name=value.get("timeZone"),
-                      calendar_zone=calendar_zone)
+        return event_time(
+            date_time=None, date=value["dateTime"][:10], zone_name=event_zone, calendar_zone=calendar_zone
+        )
+    return event_time(
+        date_time=value["dateTime"], date=None, zone_name=value.get("timeZone"), calendar_zone=calendar_zone
+    )
 
 
-def normalize_event(item: dict[str, Any], *, integration_id: str, calendar_id: str, calendar_zone: str) -> CalendarEvent:
+def normalize_event(
+    item: dict[str, Any], *, integration_id: str, calendar_id: str, calendar_zone: str
+) -> CalendarEvent:
     """A Graph event (single instance, occurrence or exception) as Lineup's event; `calendar_zone`
     is the mailbox's zone, which zone-less data is read in."""
     if item.get("type") == "seriesMaster":
@@ -43,8 +48,12 @@ def normalize_event(item: dict[str, Any], *, integration_id: str, calendar_id: s
     all_day = bool(item.get("isAllDay"))
     event_zone = item.get("originalStartTimeZone") or calendar_zone
     start = _time(item["start"], all_day=all_day, event_zone=event_zone, calendar_zone=calendar_zone)
-    end = _time(item["end"], all_day=all_day, event_zone=item.get("originalEndTimeZone") or event_zone,
-                calendar_zone=calendar_zone)
+    end = _time(
+        item["end"],
+        all_day=all_day,
+        event_zone=item.get("originalEndTimeZone") or event_zone,
+        calendar_zone=calendar_zone,
+    )
     attendees = tuple(
         Attendee(email=a["emailAddress"]["address"],
                  response=_RESPONSES.get((a.get("status") or {}).get("response", ""), Response.NEEDS_ACTION),
@@ -65,8 +74,9 @@ def normalize_event(item: dict[str, Any], *, integration_id: str, calendar_id: s
         start_zone=start.zone,
         end_zone=end.zone,
         all_day=all_day,
-        status=EventStatus.CANCELLED if cancelled else (
-            EventStatus.TENTATIVE if item.get("showAs") == "tentative" else EventStatus.CONFIRMED),
+        status=EventStatus.CANCELLED
+        if cancelled
+        else (EventStatus.TENTATIVE if item.get("showAs") == "tentative" else EventStatus.CONFIRMED),
         busy=item.get("showAs", "busy") in BUSY_SHOW_AS and owner_response != "declined" and not cancelled,
         series_id=item.get("seriesMasterId"),
         original_start_utc=parse_instant(original).astimezone(start.utc.tzinfo) if original else None,

@@ -165,9 +165,7 @@ def control_router(state: SandboxState) -> APIRouter:
         return state.stats()
 
     @router.get("/requests")
-    def requests(
-        login: str | None = None, account_id: str | None = None, endpoint: str = Query("*")
-    ) -> RequestCounts:
+    def requests(login: str | None = None, account_id: str | None = None, endpoint: str = Query("*")) -> RequestCounts:
         counts = state.requests.by_endpoint(login=login, account_id=account_id, endpoint=endpoint)
         return RequestCounts(count=sum(counts.values()), by_endpoint=counts)
 

@@ -280,7 +280,7 @@ FaultKind = Literal["status", "timeout", "reset", "invalid_json"]
 
 
 class Fault(BaseModel):
-    """"The next `count` requests matching `endpoint` (and `login`, when set) get this fault."
+    """ "The next `count` requests matching `endpoint` (and `login`, when set) get this fault."
 
     `endpoint` is a shell-style pattern over `"METHOD /path"` (e.g. `"GET /crm/v8/Contacts*"`) or,
     without a space, over the path alone (`"/crm/*"`). Kinds:

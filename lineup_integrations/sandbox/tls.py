@@ -110,9 +110,7 @@ def _load_pair(cert_file: Path, key_file: Path) -> tuple[x509.Certificate, ec.El
 def _write_pair(
     cert_file: Path, key_file: Path, certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey
 ) -> None:
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     key_file.touch(mode=0o600, exist_ok=True)
     key_file.chmod(0o600)
     key_file.write_bytes(pem)

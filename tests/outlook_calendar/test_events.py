@@ -34,24 +34,38 @@ def test_a_timed_event_in_utc() -> None:
     event = normalize(graph_event())
 
     assert (event.start_utc, event.end_utc, event.busy) == (
-        dt.datetime(2026, 3, 8, 14, tzinfo=UTC), dt.datetime(2026, 3, 8, 15, tzinfo=UTC), True)
+        dt.datetime(2026, 3, 8, 14, tzinfo=UTC),
+        dt.datetime(2026, 3, 8, 15, tzinfo=UTC),
+        True,
+    )
     assert (event.organizer, event.etag, event.status) == ("ana@acme.test", 'W/"DwAAABYAAAA="', EventStatus.CONFIRMED)
     assert event.updated_at == dt.datetime(2026, 3, 1, 10, 0, 0, 123456, tzinfo=UTC)
 
 
 def test_a_time_in_a_windows_zone() -> None:
-    event = normalize(graph_event(start={"dateTime": "2026-03-08T09:00:00.0000000", "timeZone": "Pacific Standard Time"},
-                                  end={"dateTime": "2026-03-08T10:00:00.0000000", "timeZone": "Pacific Standard Time"}))
+    event = normalize(
+        graph_event(
+            start={"dateTime": "2026-03-08T09:00:00.0000000", "timeZone": "Pacific Standard Time"},
+            end={"dateTime": "2026-03-08T10:00:00.0000000", "timeZone": "Pacific Standard Time"},
+        )
+    )
     # Pacific time springs forward on 2026-03-08 at 02:00: 09:00 is PDT (UTC-7).
     assert event.start_utc == dt.datetime(2026, 3, 8, 16, tzinfo=UTC) and event.start_zone == "Pacific Standard Time"
 
 
 def test_an_all_day_event_is_a_day_in_its_own_zone() -> None:
-    event = normalize(graph_event(isAllDay=True, start={"dateTime": "2026-03-08T00:00:00.0000000", "timeZone": "UTC"},
-                                  end={"dateTime": "2026-03-09T00:00:00.0000000", "timeZone": "UTC"}))
+    event = normalize(
+        graph_event(
+            isAllDay=True,
+            start={"dateTime": "2026-03-08T00:00:00.0000000", "timeZone": "UTC"},
+            end={"dateTime": "2026-03-09T00:00:00.0000000", "timeZone": "UTC"},
+        )
+    )
 
     assert event.all_day and (event.start_utc, event.end_utc) == (
-        dt.datetime(2026, 3, 8, 8, tzinfo=UTC), dt.datetime(2026, 3, 9, 7, tzinfo=UTC))
+        dt.datetime(2026, 3, 8, 8, tzinfo=UTC),
+        dt.datetime(2026, 3, 9, 7, tzinfo=UTC),
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,7 +96,9 @@ def test_an_occurrence_names_its_series_and_attendees_their_answers() -> None:
 
     assert (event.series_id, event.original_start_utc) == ("AAMkMaster", dt.datetime(2026, 3, 8, 14, tzinfo=UTC))
     assert [(a.email, a.response, a.optional) for a in event.attendees] == [
-        ("bo@acme.test", Response.TENTATIVE, False), ("cy@acme.test", Response.NEEDS_ACTION, True)]
+        ("bo@acme.test", Response.TENTATIVE, False),
+        ("cy@acme.test", Response.NEEDS_ACTION, True),
+    ]
 
 
 def test_a_series_master_is_refused() -> None:

@@ -13,11 +13,11 @@ from lineup_integrations.core.vault import Vault
 from lineup_integrations.outlook_calendar.oauth import SCOPES, oauth_config
 from lineup_integrations.sandbox import SandboxHandle
 from tests.core.oauth.helpers import (
-    real_hosts,
     assert_nowhere_in_store,
     captured_logs,
     connect,
     control,
+    real_hosts,
     sandbox_settings,
     stored_refresh_token,
     token_requests,

@@ -147,9 +147,7 @@ def test_rotation_can_be_switched_off(http: httpx.Client, outlook: str) -> None:
     assert refreshed.status_code == 200 and "refresh_token" not in refreshed.json()
 
 
-def test_revoked_grant_is_invalid_grant_50173(
-    http: httpx.Client, outlook: str, sandbox_reset: SandboxHandle
-) -> None:
+def test_revoked_grant_is_invalid_grant_50173(http: httpx.Client, outlook: str, sandbox_reset: SandboxHandle) -> None:
     tokens = connect(http, outlook)
     rotated = refresh(http, outlook, tokens["refresh_token"]).json()
 

@@ -11,8 +11,8 @@ import sys
 import httpx
 import pytest
 
-from lineup_integrations.sandbox import SandboxHandle, running_sandbox
 from lineup_integrations.registry import PROVIDERS
+from lineup_integrations.sandbox import SandboxHandle, running_sandbox
 
 
 def free_port() -> int:
@@ -54,9 +54,7 @@ def test_handle_environment_points_clients_at_the_sandbox(sandbox_reset: Sandbox
 def test_serve_forever_prints_its_urls_and_stops_on_sigterm() -> None:
     port = free_port()
     script = f"from lineup_integrations.sandbox import serve_forever; from lineup_integrations.registry import PROVIDERS; serve_forever(providers=PROVIDERS.only(['zoho']), ports={{'zoho': {port}}})"
-    process = subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
-    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         assert process.stdout is not None
         line = process.stdout.readline()

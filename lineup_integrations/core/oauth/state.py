@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-
 from typing import Any
 
 from sqlalchemy import CursorResult, delete, select, update

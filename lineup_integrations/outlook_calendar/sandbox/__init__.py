@@ -1,4 +1,4 @@
-"""Microsoft's offline twin: the identity platform v2 endpoints (and later Graph calendar).
+"""Microsoft's offline twin: the identity platform v2 endpoints, and Graph v1.0 calendar (`graph.py`).
 
 `OUTLOOK_BASE_URL` stands in for `https://login.microsoftonline.com` (and for
 `https://graph.microsoft.com`, whose paths start with `/v1.0`). Wire behaviour kept from
@@ -22,12 +22,16 @@ Microsoft (provider-apis.md §C1):
   AADSTS50011. Errors are 400 (401 for a bad client secret) AADSTS bodies: `{"error","error_description":
   "AADSTSnnnn: … Trace ID: … Correlation ID: … Timestamp: …","error_codes":[n],"timestamp",
   "trace_id","correlation_id","error_uri"}`.
+- An authorize request's `nonce` is echoed in the `id_token` of its code's redemption (OpenID
+  Connect; MSAL's auth-code-flow API checks it).
+- `GET /{tenant}/v2.0/.well-known/openid-configuration`: the discovery document MSAL reads first
+  (`discovery.py`). MSAL accepts only an https authority, so the sandbox server also serves this
+  twin over TLS (`SANDBOX_TLS`; `SandboxHandle.tls_base_url`, `.ca_file`).
 - No revoke endpoint, as at Microsoft.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import secrets
 
@@ -35,6 +39,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from lineup_integrations.outlook_calendar.sandbox.discovery import discovery_routes
+from lineup_integrations.outlook_calendar.sandbox.graph import graph_error_response, graph_routes
 from lineup_integrations.sandbox.app import (
     GRANT_CREDENTIALS,
     issue_code_from_query,
@@ -157,13 +163,6 @@ _REJECTIONS: dict[Rejection, tuple[int, str, int, str]] = {
         "The user or administrator has not consented to use the application.",
     ),
 }
-_API_ERRORS: dict[int, tuple[str, str]] = {
-    401: ("InvalidAuthenticationToken", "Access token has expired or is not yet valid."),
-    403: ("ErrorAccessDenied", "Access is denied. Check credentials and try again."),
-    404: ("ErrorItemNotFound", "The specified object was not found in the store."),
-    429: ("TooManyRequests", "Please retry again later."),
-    503: ("ServiceNotAvailable", "Service Unavailable"),
-}
 
 
 class MicrosoftTokenResponse(BaseModel):
@@ -176,21 +175,27 @@ class MicrosoftTokenResponse(BaseModel):
     id_token: str | None = None
 
 
+SANDBOX_TLS = True
+"""MSAL refuses an authority that is not https, so the sandbox server also serves this twin over TLS."""
+
+
 def create_sandbox_app(state: SandboxState) -> FastAPI:
-    """The Microsoft sandbox: identity platform endpoints (the Graph routers join them with their issue)."""
-    return sandbox_app(state, oauth_routes(state), title="Microsoft sandbox", error_response=api_error)
-
-
-def api_error(status: int) -> Response:
-    """Graph's JSON error body for an HTTP status (`{"error":{"code","message","innerError"}}`)."""
-    code, message = _API_ERRORS.get(status, ("generalException", "An unspecified error has occurred."))
-    request_id = guid()
-    inner = {"date": _now_text(), "request-id": request_id, "client-request-id": request_id}
-    return JSONResponse({"error": {"code": code, "message": message, "innerError": inner}}, status_code=status)
+    """The Microsoft sandbox: identity platform endpoints, OpenID discovery, and Graph v1.0 calendar;
+    injected faults get Graph's error bodies (`graph.graph_error_response`)."""
+    return sandbox_app(
+        state,
+        oauth_routes(state),
+        discovery_routes(),
+        graph_routes(state),
+        title="Microsoft sandbox",
+        error_response=graph_error_response,
+    )
 
 
 def oauth_routes(state: SandboxState) -> APIRouter:
     router = APIRouter(tags=["Microsoft identity platform"])
+    nonces: dict[str, str] = {}  # code → the authorize request's OpenID Connect nonce
+    state.on_reset(nonces.clear)
 
     def aad_error(request: Request, status: int, error: str, code: int, message: str) -> Response:
         return JSONResponse(_aad_body(state, request, error, code, message), status_code=status)
@@ -215,7 +220,7 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         challenge, method = query.get("code_challenge"), query.get("code_challenge_method")
 
         def redirect_error(error: str, code: int, message: str) -> Response:
-            description = _aad_body(state, request, error, code, message)["error_description"]
+            description = str(_aad_body(state, request, error, code, message)["error_description"])
             params = {"error": error, "error_description": description, "state": query.get("state")}
             return redirect_to(redirect_uri, params)
 
@@ -228,6 +233,8 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         if account.deny:
             return redirect_error("access_denied", 65004, "User declined to consent to access the app.")
         code = issue_code_from_query(state, account, query, scopes=scopes, offline=OFFLINE_ACCESS in scopes)
+        if query.get("nonce"):
+            nonces[code] = query["nonce"]  # OpenID Connect: this code's id token echoes it (MSAL checks)
         return redirect_to(redirect_uri, {"code": code, "state": query.get("state"), "session_state": guid()})
 
     @router.post("/{tenant}/oauth2/v2.0/token")
@@ -253,6 +260,7 @@ def oauth_routes(state: SandboxState) -> APIRouter:
         for required in ("scope", GRANT_CREDENTIALS[grant_type]):
             if not params.get(required):
                 return aad_error(request, 400, "invalid_request", 900144, _missing(required))
+        nonce = nonces.pop(params.get("code", ""), None) if grant_type == "authorization_code" else None
         try:
             issued = redeem_grant(state, params, scopes=params["scope"].split())
         except GrantRejected as rejected:
@@ -260,7 +268,7 @@ def oauth_routes(state: SandboxState) -> APIRouter:
                 message = _redirect_mismatch(params.get("redirect_uri", ""), client_id)
                 return aad_error(request, 400, "invalid_request", 50011, message)
             return aad_error(request, *_REJECTIONS.get(rejected.reason, _INVALID_CODE))
-        return _token_response(state, issued, base_url=str(request.base_url).rstrip("/"))
+        return _token_response(state, issued, base_url=str(request.base_url).rstrip("/"), nonce=nonce)
 
     @router.get("/{tenant}/discovery/v2.0/keys")
     async def keys() -> Response:
@@ -282,10 +290,6 @@ def _missing(parameter: str) -> str:
     return f"The request body must contain the following parameter: '{parameter}'."
 
 
-def _now_text() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-
-
 def _aad_body(state: SandboxState, request: Request, error: str, code: int, message: str) -> dict[str, object]:
     """An identity-platform error body, with fresh trace and correlation ids like the real service."""
     trace_id, correlation_id = guid(), guid()
@@ -304,7 +308,7 @@ def _aad_body(state: SandboxState, request: Request, error: str, code: int, mess
     }
 
 
-def _token_response(state: SandboxState, issued: IssuedTokens, *, base_url: str) -> Response:
+def _token_response(state: SandboxState, issued: IssuedTokens, *, base_url: str, nonce: str | None = None) -> Response:
     # Microsoft reports one second less than the lifetime (3599 for an hour) and leaves the
     # OpenID Connect scopes out of the granted `scope`.
     lifetime = max(issued.expires_in - 1, 0)
@@ -314,12 +318,12 @@ def _token_response(state: SandboxState, issued: IssuedTokens, *, base_url: str)
         ext_expires_in=lifetime,
         access_token=issued.access_token,
         refresh_token=issued.refresh_token,
-        id_token=_id_token(state, issued, base_url) if "openid" in issued.scopes else None,
+        id_token=_id_token(state, issued, base_url, nonce) if "openid" in issued.scopes else None,
     )
     return JSONResponse(body.model_dump(exclude_none=True))
 
 
-def _id_token(state: SandboxState, issued: IssuedTokens, base_url: str) -> str:
+def _id_token(state: SandboxState, issued: IssuedTokens, base_url: str, nonce: str | None = None) -> str:
     account = issued.account
     claims: dict[str, object] = {
         "iss": f"{base_url}/{account.account_id}/v2.0",
@@ -332,4 +336,6 @@ def _id_token(state: SandboxState, issued: IssuedTokens, base_url: str) -> str:
         claims |= {"preferred_username": account.login, "name": account.login.split("@")[0]}
     if "email" in issued.scopes:
         claims["email"] = account.login
+    if nonce:
+        claims["nonce"] = nonce
     return state.sign_id_token(claims)

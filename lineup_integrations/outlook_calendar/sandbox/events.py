@@ -787,9 +787,11 @@ def _location(value: Any) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise GraphError(400, "RequestBodyRead", "location must be an object.")
     name = str(value.get("displayName") or "")
-    return _empty_location() | {key: _json_copy(item) for key, item in value.items() if not key.startswith("@")} | {
-        "displayName": name
-    }
+    return (
+        _empty_location()
+        | {key: _json_copy(item) for key, item in value.items() if not key.startswith("@")}
+        | {"displayName": name}
+    )
 
 
 def _attendee(value: Any) -> dict[str, Any]:

@@ -879,4 +879,3 @@ def control_routes(world: GraphWorld) -> APIRouter:
         return json_response({"login": mailbox.login, "instances": [event.to_json(UTC_NAME) for event in instances]})
 
     return router
-

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
-from dateutil import rrule  # type: ignore[import-untyped]  # no stubs in the lock (pandas brings dateutil)
+from dateutil import rrule
 
 PATTERN_TYPES = ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly", "relativeYearly")
 RANGE_TYPES = ("endDate", "noEnd", "numbered")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 INDEXES = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 _WEEKDAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU)
-_FREQUENCIES = {
+_FREQUENCIES: dict[str, Literal[0, 1, 2, 3, 4, 5, 6]] = {  # rrule's YEARLY … SECONDLY
     "daily": rrule.DAILY,
     "weekly": rrule.WEEKLY,
     "absoluteMonthly": rrule.MONTHLY,

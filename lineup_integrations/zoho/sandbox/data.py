@@ -721,13 +721,19 @@ class OrgContacts:
                 emails = zip(firsts, lasts, row_numbers, domains, strict=True)
                 return [f"{FIRST_SLUGS[f]}.{LAST_SLUGS[last]}{r}@{EMAIL_DOMAINS[d]}" for f, last, r, d in emails]
             case "Secondary_Email":
-                secondary = zip(columns["last"][rows].tolist(), row_numbers, columns["extras"][rows].tolist(), strict=True)
-                return [f"{LAST_SLUGS[last]}.{r}@home.example" if x & _HAS_SECONDARY else None for last, r, x in secondary]
+                secondary = zip(
+                    columns["last"][rows].tolist(), row_numbers, columns["extras"][rows].tolist(), strict=True
+                )
+                return [
+                    f"{LAST_SLUGS[last]}.{r}@home.example" if x & _HAS_SECONDARY else None for last, r, x in secondary
+                ]
             case "Phone":
                 return [f"+1-555-{(r * 7919) % 10_000_000:07d}" for r in row_numbers]
             case "Mobile":
                 mobiles = zip(row_numbers, columns["extras"][rows].tolist(), strict=True)
-                return [f"+1-555-{(r * 104_729 + 17) % 10_000_000:07d}" if x & _HAS_MOBILE else None for r, x in mobiles]
+                return [
+                    f"+1-555-{(r * 104_729 + 17) % 10_000_000:07d}" if x & _HAS_MOBILE else None for r, x in mobiles
+                ]
             case "Title":
                 return [TITLES[n] for n in columns["title"][rows].tolist()]
             case "Department":

@@ -84,9 +84,7 @@ def utc(value: dict[str, str]) -> dt.datetime:
     return local_time(value).replace(tzinfo=dt.UTC)
 
 
-def event_body(
-    subject: str, start: str, end: str, time_zone: str = "UTC", **extra: Any
-) -> dict[str, Any]:
+def event_body(subject: str, start: str, end: str, time_zone: str = "UTC", **extra: Any) -> dict[str, Any]:
     """A Graph event JSON for POST /me/events."""
     return {
         "subject": subject,

@@ -138,9 +138,7 @@ def test_missing_or_expired_token_gets_graph_401_and_missing_scope_403(
 # -- events: create, read, update, delete --------------------------------------------------------
 
 
-def test_an_event_round_trips_with_graphs_shape_and_a_new_change_key_per_write(
-    http: httpx.Client, me: Mailbox
-) -> None:
+def test_an_event_round_trips_with_graphs_shape_and_a_new_change_key_per_write(http: httpx.Client, me: Mailbox) -> None:
     created = create(
         http,
         me,
