@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import dagster as dg
 import pytest
 
@@ -9,6 +11,15 @@ from lineup_integrations.core.provider import TENANTS_PARTITION_SET
 from lineup_integrations.core.settings import Settings, SettingsError
 from lineup_integrations.definitions import build_definitions
 from lineup_integrations.registry import PROVIDERS
+
+
+@pytest.fixture(autouse=True)
+def current_instance() -> Iterator[dg.DagsterInstance]:
+    """A live Dagster instance for each test: resolving a repository reads Dagster's current
+    instance, and a closed one that an earlier test (in another module) left behind breaks it."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
 
 SANDBOX = {"LINEUP_ENVIRONMENT": "sandbox", "ENCRYPTION_KEY": "k" * 32}
 

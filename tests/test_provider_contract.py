@@ -4,6 +4,8 @@ the settings and the Dagster code location all take it in."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import dagster as dg
 import httpx
 import pytest
@@ -17,6 +19,15 @@ from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox import running_sandbox
 from tests.fake_provider.definitions import FakeCrmResource
 from tests.fake_provider.provider import FAKE
+
+
+@pytest.fixture(autouse=True)
+def current_instance() -> Iterator[dg.DagsterInstance]:
+    """A live Dagster instance for each test: resolving a repository reads Dagster's current
+    instance, and a closed one that an earlier test (in another module) left behind breaks it."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
 
 WITH_FAKE = PROVIDERS.with_provider(FAKE)
 SANDBOX_ENV = {"LINEUP_ENVIRONMENT": "sandbox", "ENCRYPTION_KEY": "k" * 32}

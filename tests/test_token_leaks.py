@@ -25,7 +25,14 @@ from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox import SandboxHandle
 from lineup_integrations.zoho.pipeline import sync_and_map_contacts
 from tests.core.oauth.helpers import control
-from tests.gateway.flows import CALLBACK_URL, approve_at_provider, bearer, point_env_at_sandbox, store_dump
+from tests.gateway.flows import (
+    CALLBACK_URL,
+    approve_at_provider,
+    bearer,
+    connect_body,
+    point_env_at_sandbox,
+    store_dump,
+)
 from tests.zoho.conftest import make_zoho_resource, started
 
 TENANT = "acme"
@@ -53,7 +60,7 @@ def test_no_issued_token_reaches_a_log_a_response_or_a_table(
     with TestClient(create_app(store, engine, settings)) as gateway:
         for provider, login in LOGINS.items():
             connected = gateway.post(
-                "/api/v1/integrations/connect", json={"provider": provider, "loginHint": login}, headers=bearer(TENANT)
+                "/api/v1/integrations/connect", json=connect_body(provider, login), headers=bearer(TENANT)
             )
             assert connected.status_code == 200, connected.text
             consent = approve_at_provider(connected.json()["authUrl"])

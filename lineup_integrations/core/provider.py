@@ -67,6 +67,9 @@ class Provider:
       by the code location.
     - `field_source`: its field metadata for mapping validation (None: nothing to map yet).
     - `sync`: what `POST /sync` launches (None: no sync job yet).
+    - `per_user`: the tenant connects one account per Lineup user (a calendar belongs to an
+      interviewer), each its own integration keyed by (tenant, provider, user id); False: one
+      tenant-wide integration (user id '', as Zoho's organisation).
     - `pool`: the Dagster concurrency pool of its API-calling steps; the instance's
       `concurrency.pools.default_limit` (dagster.yaml) caps each pool.
     """
@@ -80,6 +83,7 @@ class Provider:
     definitions: ObjectRef | None = None
     field_source: FieldSource | None = None
     sync: SyncJob | None = None
+    per_user: bool = False
 
     @property
     def pool(self) -> str:

@@ -11,6 +11,9 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
+"""A Lineup user id (`userId`): 1–128 characters, the tenant id's (gateway/auth.py)."""
+
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
@@ -22,6 +25,14 @@ class ConnectRequest(CamelModel):
     provider: str = Field(min_length=1, max_length=40, examples=["zoho"])
     login_hint: str | None = Field(
         default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", description="the email of the account to connect"
+    )
+    user_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=USER_ID_PATTERN,
+        description="the Lineup user whose account this is: required by a per-user provider (a calendar), "
+        "refused by a tenant-wide one (Zoho)",
     )
 
 
@@ -43,6 +54,7 @@ class DisconnectResponse(CamelModel):
 class IntegrationSummary(CamelModel):
     id: str
     provider: str
+    user_id: str | None = Field(description="the Lineup user whose account this is; null: the tenant's")
     status: str
     last_synced_at: dt.datetime | None
     created_at: dt.datetime

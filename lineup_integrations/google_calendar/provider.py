@@ -11,4 +11,5 @@ GOOGLE_CALENDAR = Provider(
     sandbox=ObjectRef("lineup_integrations.google_calendar.sandbox"),
     sandbox_port=8802,
     definitions=ObjectRef("lineup_integrations.google_calendar.definitions:defs"),
+    per_user=True,  # one calendar per interviewer
 )

@@ -11,4 +11,5 @@ OUTLOOK_CALENDAR = Provider(
     sandbox=ObjectRef("lineup_integrations.outlook_calendar.sandbox"),
     sandbox_port=8803,
     definitions=ObjectRef("lineup_integrations.outlook_calendar.definitions:defs"),
+    per_user=True,  # one calendar per interviewer
 )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, select
 
-from lineup_integrations.core.store import Contact, DeadLetter, Integration, RawRecord, Store
+from lineup_integrations.core.store import TENANT_WIDE, Contact, DeadLetter, Integration, RawRecord, Store
 from lineup_integrations.zoho.contacts import ENTITY, PROVIDER
 
 SYNC_INTERVAL = dt.timedelta(minutes=15)
@@ -76,5 +76,6 @@ def last_synced_at(store: Store, tenant_id: str) -> dt.datetime | None:
     with store.engine.connect() as connection:
         return connection.scalar(
             select(Integration.last_synced_at).where(Integration.tenant_id == tenant_id,
-                                                     Integration.provider == PROVIDER)
+                                                     Integration.provider == PROVIDER,
+                                                     Integration.user_id == TENANT_WIDE)
         )  # fmt: skip

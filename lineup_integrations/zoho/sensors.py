@@ -18,7 +18,7 @@ import dagster as dg
 from sqlalchemy import select
 
 from lineup_integrations.core.mapping import active_mapping
-from lineup_integrations.core.store import ActiveMapping, Integration, IntegrationStatus, load_stream_state
+from lineup_integrations.core.store import TENANT_WIDE, ActiveMapping, Integration, IntegrationStatus, load_stream_state
 from lineup_integrations.orchestration.partitions import TENANTS_PARTITION_SET, is_valid_tenant_id, tenant_partitions
 from lineup_integrations.orchestration.resources import StoreResource
 from lineup_integrations.zoho.checks import SYNC_INTERVAL
@@ -41,7 +41,7 @@ IN_FLIGHT = [
 def _connected(store: StoreResource) -> list[Integration]:
     with store.get().session() as session:
         return list(session.scalars(
-            select(Integration).where(Integration.provider == PROVIDER,
+            select(Integration).where(Integration.provider == PROVIDER, Integration.user_id == TENANT_WIDE,
                                       Integration.status == IntegrationStatus.CONNECTED.value)
             .order_by(Integration.connected_at)
         ))  # fmt: skip

@@ -40,6 +40,7 @@ from lineup_integrations.core.gc_freeze import older_objects_frozen
 from lineup_integrations.core.http import ApiError
 from lineup_integrations.core.read_ahead import read_ahead
 from lineup_integrations.core.store import (
+    TENANT_WIDE,
     BulkRows,
     Integration,
     RawRecord,
@@ -449,6 +450,10 @@ class ContactsSync:
             _save_cursor(session, self.tenant_id, cursor)
             session.execute(
                 update(Integration)
-                .where(Integration.tenant_id == self.tenant_id, Integration.provider == PROVIDER)
+                .where(
+                    Integration.tenant_id == self.tenant_id,
+                    Integration.provider == PROVIDER,
+                    Integration.user_id == TENANT_WIDE,
+                )
                 .values(last_synced_at=dt.datetime.now(dt.UTC))
             )

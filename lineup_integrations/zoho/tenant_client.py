@@ -18,6 +18,7 @@ from lineup_integrations.core.http import RateLimitTracker, RetryingClient, Retr
 from lineup_integrations.core.mapping import ProviderField, cached_provider_fields
 from lineup_integrations.core.oauth import OAuthEngine
 from lineup_integrations.core.store import (
+    TENANT_WIDE,
     Integration,
     IntegrationNotConnectedError,
     IntegrationStatus,
@@ -42,7 +43,11 @@ class ZohoClientSettings:
 def connected_integration(store: Store, tenant_id: str) -> Integration:
     with store.session() as session:
         integration = session.scalar(
-            select(Integration).where(Integration.tenant_id == tenant_id, Integration.provider == PROVIDER)
+            select(Integration).where(
+                Integration.tenant_id == tenant_id,
+                Integration.provider == PROVIDER,
+                Integration.user_id == TENANT_WIDE,
+            )
         )
     if integration is None:
         raise IntegrationNotConnectedError(f"tenant {tenant_id!r} has no Zoho integration")

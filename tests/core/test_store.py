@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,48 @@ def test_the_migrations_build_the_schema_the_models_describe(store: Store) -> No
     with store.engine.connect() as connection:
         drift = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
     assert drift == []
+
+
+def test_revision_0005_keeps_the_integrations_as_tenant_wide_and_makes_tenant_provider_and_user_unique(
+    store: Store,
+) -> None:
+    store.downgrade("0004")
+    with store.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO integrations (id, tenant_id, provider, status, scopes, created_at, updated_at) "
+                "VALUES (:id, :tenant, :provider, 'connected', '[]', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ),
+            [
+                {"id": "int-acme-zoho", "tenant": "acme", "provider": "zoho"},
+                {"id": "int-acme-google", "tenant": "acme", "provider": "google_calendar"},
+            ],
+        )
+        connection.execute(
+            text(
+                "INSERT INTO oauth_states (state_hash, tenant_id, provider, redirect_uri, created_at, expires_at) "
+                "VALUES ('h1', 'acme', 'zoho', 'http://cb', '2026-01-01 00:00:00', '2026-01-01 00:10:00')"
+            )
+        )
+    store.upgrade()
+
+    with store.session() as session:
+        kept = session.execute(select(Integration.id, Integration.user_id, Integration.status)).all()
+        assert session.scalar(text("SELECT user_id FROM oauth_states WHERE state_hash = 'h1'")) == ""
+    assert sorted(kept) == [("int-acme-google", "", "connected"), ("int-acme-zoho", "", "connected")]
+
+    def add(integration_id: str, user_id: str) -> None:
+        with store.session() as session:
+            session.add(Integration(id=integration_id, tenant_id="acme", provider="google_calendar", user_id=user_id))
+
+    add("int-ana", "ana")  # a user's integration beside the tenant-wide one
+    add("int-ben", "ben")  # and another user's
+    with pytest.raises(IntegrityError):
+        add("int-ana-again", "ana")
+    with pytest.raises(IntegrityError):
+        add("int-tenant-again", "")
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Integration)) == 4
 
 
 def test_revision_0003_keeps_records_and_contacts_and_moves_the_mapping_checkpoint_to_external_ids(

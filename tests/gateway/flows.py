@@ -35,6 +35,17 @@ SPEC_EXAMPLE = {
 }
 
 
+def connect_body(provider: str, login: str | None = None, *, user_id: str = "ana") -> dict[str, str]:
+    """A `POST /connect` body for `provider`: a per-user provider's names the Lineup user `user_id`
+    (it is required there and refused by a tenant-wide provider)."""
+    body = {"provider": provider}
+    if login is not None:
+        body["loginHint"] = login
+    if REGISTRY[provider].per_user:
+        body["userId"] = user_id
+    return body
+
+
 def point_env_at_sandbox(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxHandle, callback_url: str) -> None:
     for name, value in sandbox.environment().items():
         monkeypatch.setenv(name, value)

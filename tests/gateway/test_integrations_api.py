@@ -24,6 +24,7 @@ from tests.gateway.flows import (
     approve_at_provider,
     audit_trail,
     bearer,
+    connect_body,
     open_credential,
     store_dump,
 )
@@ -33,15 +34,18 @@ CALLBACK = "/api/v1/integrations/callback"
 LIST = "/api/v1/integrations"
 
 
-def start_connection(client: TestClient, tenant: str, provider: str, login: str) -> dict[str, str]:
-    """Connect as `tenant` and let the sandbox approve: the callback parameters, not yet delivered."""
-    response = client.post(CONNECT, json={"provider": provider, "loginHint": login}, headers=bearer(tenant))
+def start_connection(
+    client: TestClient, tenant: str, provider: str, login: str, *, user_id: str = "ana"
+) -> dict[str, str]:
+    """Connect as `tenant` (as its user `user_id`, for a per-user provider) and let the sandbox
+    approve: the callback parameters, not yet delivered."""
+    response = client.post(CONNECT, json=connect_body(provider, login, user_id=user_id), headers=bearer(tenant))
     assert response.status_code == 200, response.text
     return approve_at_provider(response.json()["authUrl"])
 
 
-def connect(client: TestClient, tenant: str, provider: str, login: str) -> None:
-    response = client.get(CALLBACK, params=start_connection(client, tenant, provider, login))
+def connect(client: TestClient, tenant: str, provider: str, login: str, *, user_id: str = "ana") -> None:
+    response = client.get(CALLBACK, params=start_connection(client, tenant, provider, login, user_id=user_id))
     assert response.status_code == 200, response.text
 
 
@@ -69,7 +73,7 @@ def test_connect_and_callback_through_the_sandbox_leave_a_connected_integration_
 ) -> None:
     headers = bearer("acme", subject="ana@acme.test")
 
-    response = client.post(CONNECT, json={"provider": provider, "loginHint": "owner@acme.test"}, headers=headers)
+    response = client.post(CONNECT, json=connect_body(provider, "owner@acme.test"), headers=headers)
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"authUrl", "provider"} and body["provider"] == provider
@@ -81,9 +85,9 @@ def test_connect_and_callback_through_the_sandbox_leave_a_connected_integration_
     assert response.json() == {"success": True, "provider": provider}
 
     listed = client.get(LIST, headers=headers).json()
-    summary = [(item["provider"], item["status"], item["lastSyncedAt"]) for item in listed]
-    assert summary == [(provider, "connected", None)]
-    assert set(listed[0]) == {"id", "provider", "status", "lastSyncedAt", "createdAt"}
+    summary = [(item["provider"], item["userId"], item["status"], item["lastSyncedAt"]) for item in listed]
+    assert summary == [(provider, "ana" if REGISTRY[provider].per_user else None, "connected", None)]
+    assert set(listed[0]) == {"id", "provider", "userId", "status", "lastSyncedAt", "createdAt"}
     assert dt.datetime.fromisoformat(listed[0]["createdAt"]).tzinfo is not None
 
     access, refresh = open_credential(store, vault, listed[0]["id"])
@@ -139,6 +143,144 @@ def test_disconnect_revokes_drops_the_credentials_and_keeps_the_integration_list
     assert row_counts(store)["credentials"] == 0
     assert ("acme", "zoho", "disconnect", "success", "ops@acme.test") in audit_trail(store)
     assert not gateway_env.state("zoho").has_live_grant("owner@acme.test", gateway_env.state("zoho").config.client_id)
+
+
+# -- per-user providers: one calendar per Lineup user -------------------------------------------------------
+
+CALENDARS = [name for name in PROVIDERS if REGISTRY[name].per_user]
+
+
+def integrations_by_user(client: TestClient, tenant: str) -> dict[tuple[str, str | None], dict[str, str]]:
+    return {(item["provider"], item["userId"]): item for item in client.get(LIST, headers=bearer(tenant)).json()}
+
+
+def audit_of(store: Store, integration_id: str) -> list[tuple[str, str]]:
+    """(action, actor) of the audit entries naming `integration_id`, oldest first."""
+    with store.session() as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    return [(entry.action, entry.actor) for entry in entries if entry.detail.get("integration_id") == integration_id]
+
+
+def test_the_calendars_are_the_per_user_providers() -> None:
+    assert CALENDARS == ["google_calendar", "outlook_calendar"]
+    assert not REGISTRY["zoho"].per_user
+
+
+def test_two_users_of_one_tenant_connect_each_calendar_to_their_own_account(
+    client: TestClient, store: Store, vault: Vault, gateway_env: SandboxHandle
+) -> None:
+    for provider in CALENDARS:
+        for user in ("ana", "ben"):
+            connect(client, "acme", provider, f"{user}@acme.test", user_id=user)
+
+    listed = integrations_by_user(client, "acme")
+
+    assert sorted(listed) == [(p, u) for p in CALENDARS for u in ("ana", "ben")]
+    assert {item["status"] for item in listed.values()} == {"connected"}
+    assert len({item["id"] for item in listed.values()}) == 4
+    for (provider, user), item in listed.items():  # each integration holds its own user's grant
+        access, _refresh = open_credential(store, vault, item["id"])
+        account = gateway_env.state(provider).authenticate(access)
+        assert account is not None and account.login == f"{user}@acme.test"
+    assert integrations_by_user(client, "globex") == {}
+
+
+def test_reconnecting_one_user_keeps_its_integration_and_history_and_leaves_the_other_alone(
+    client: TestClient, store: Store
+) -> None:
+    connect(client, "acme", "google_calendar", "ana@acme.test", user_id="ana")
+    connect(client, "acme", "google_calendar", "ben@acme.test", user_id="ben")
+    before = integrations_by_user(client, "acme")
+    ana, ben = before["google_calendar", "ana"]["id"], before["google_calendar", "ben"]["id"]
+    with store.session() as session:
+        bens_grant = session.scalars(select(Credential).where(Credential.integration_id == ben)).one()
+        bens_tokens = (bens_grant.access_token, bens_grant.updated_at)
+        anas_token = session.scalars(select(Credential.access_token).where(Credential.integration_id == ana)).one()
+
+    connect(client, "acme", "google_calendar", "ana@acme.test", user_id="ana")
+
+    after = integrations_by_user(client, "acme")
+    assert sorted(after) == sorted(before)
+    assert after["google_calendar", "ana"]["id"] == ana
+    assert after["google_calendar", "ben"] == before["google_calendar", "ben"]
+    with store.session() as session:
+        bens_grant = session.scalars(select(Credential).where(Credential.integration_id == ben)).one()
+        assert (bens_grant.access_token, bens_grant.updated_at) == bens_tokens
+        assert session.scalars(select(Credential.access_token).where(Credential.integration_id == ana)).one() != (
+            anas_token
+        )
+    assert audit_of(store, ana) == [("callback", "oauth-callback"), ("callback", "oauth-callback")]
+    assert audit_of(store, ben) == [("callback", "oauth-callback")]
+    assert "account_changed" not in [entry[2] for entry in audit_trail(store)]
+
+
+def test_disconnecting_one_user_leaves_the_others_connected(
+    client: TestClient, store: Store, gateway_env: SandboxHandle
+) -> None:
+    connect(client, "acme", "outlook_calendar", "ana@acme.test", user_id="ana")
+    connect(client, "acme", "outlook_calendar", "ben@acme.test", user_id="ben")
+    connect(client, "acme", "zoho", "owner@acme.test")
+    headers = bearer("acme", subject="ops@acme.test")
+
+    response = client.delete(f"{LIST}/outlook_calendar", params={"userId": "ana"}, headers=headers)
+
+    assert response.status_code == 200 and response.json() == {"success": True, "provider": "outlook_calendar"}
+    statuses = {key: item["status"] for key, item in integrations_by_user(client, "acme").items()}
+    assert statuses == {
+        ("outlook_calendar", "ana"): "disconnected",
+        ("outlook_calendar", "ben"): "connected",
+        ("zoho", None): "connected",
+    }
+    assert row_counts(store)["credentials"] == 2
+    again = client.delete(f"{LIST}/outlook_calendar", params={"userId": "carla"}, headers=headers)
+    assert again.status_code == 404 and error_of(again)["code"] == "integration_not_found"
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"provider": "google_calendar", "loginHint": "ana@acme.test"}, "required"),
+        ({"provider": "outlook_calendar"}, "required"),
+        ({"provider": "zoho", "userId": "ana"}, "not accepted"),
+        ({"provider": "google_calendar", "userId": ""}, "at least 1 character"),
+        ({"provider": "google_calendar", "userId": "a" * 129}, "at most 128 characters"),
+        ({"provider": "google_calendar", "userId": "ana smith"}, "pattern"),
+        ({"provider": "google_calendar", "userId": "-ana"}, "pattern"),
+    ],
+)
+def test_connect_requires_a_user_for_a_per_user_provider_and_refuses_one_for_a_tenant_wide_one(
+    body: dict[str, str], problem: str, client: TestClient, store: Store
+) -> None:
+    response = client.post(CONNECT, json=body, headers=bearer("acme"))
+
+    assert response.status_code == 422, response.text
+    error = error_of(response)
+    assert (error["code"], error["field"]) == ("validation_error", "userId")
+    assert problem in error["message"]
+    assert row_counts(store) == {"integrations": 0, "credentials": 0, "oauth_states": 0, "audit_log": 0}
+
+
+def test_disconnect_requires_a_user_for_a_per_user_provider_and_refuses_one_for_a_tenant_wide_one(
+    client: TestClient, store: Store
+) -> None:
+    connect(client, "acme", "google_calendar", "ana@acme.test", user_id="ana")
+    connect(client, "acme", "zoho", "owner@acme.test")
+    headers = bearer("acme")
+
+    for path, params, problem in [
+        ("google_calendar", {}, "required"),
+        ("zoho", {"userId": "ana"}, "not accepted"),
+        ("google_calendar", {"userId": ""}, "at least 1 character"),
+        ("google_calendar", {"userId": "ana smith"}, "pattern"),
+    ]:
+        response = client.delete(f"{LIST}/{path}", params=params, headers=headers)
+        assert response.status_code == 422, (path, params, response.text)
+        error = error_of(response)
+        assert (error["code"], error["field"]) == ("validation_error", "userId")
+        assert problem in error["message"]
+
+    assert {item["status"] for item in client.get(LIST, headers=headers).json()} == {"connected"}
+    assert not [entry for entry in audit_trail(store) if entry[2] == "disconnect"]
 
 
 # -- authentication and tenant isolation ----------------------------------------------------------------

@@ -21,7 +21,7 @@ from lineup_integrations.gateway.logs import install_log_redaction
 from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox import SandboxHandle
 from lineup_integrations.sandbox.server import ReadyServer
-from tests.gateway.flows import JWT_SECRET, bearer, open_credential, point_env_at_sandbox
+from tests.gateway.flows import JWT_SECRET, bearer, connect_body, open_credential, point_env_at_sandbox
 
 SHUTDOWN_TIMEOUT_SECONDS = 10
 
@@ -66,7 +66,7 @@ def test_no_secret_reaches_a_response_or_a_log_line(
     headers = bearer("acme")
     with httpx.Client(base_url=live_gateway.base_url) as api:
         connected = api.post(
-            "/api/v1/integrations/connect", json={"provider": provider, "loginHint": "o@acme.test"}, headers=headers
+            "/api/v1/integrations/connect", json=connect_body(provider, "o@acme.test"), headers=headers
         )
         # The connect answer carries the state inside authUrl (the browser must take it to the provider): by design.
         assert connected.json()["authUrl"]
@@ -78,7 +78,8 @@ def test_no_secret_reaches_a_response_or_a_log_line(
         assert replayed.status_code == 400
         listed = api.get("/api/v1/integrations", headers=headers)
         access, refresh = open_credential(store, vault, listed.json()[0]["id"])
-        disconnected = api.delete(f"/api/v1/integrations/{provider}", headers=headers)
+        whose = {"userId": user} if (user := connect_body(provider).get("userId")) else {}
+        disconnected = api.delete(f"/api/v1/integrations/{provider}", params=whose, headers=headers)
         assert disconnected.status_code == 200
         bodies = [callback.text, replayed.text, listed.text, disconnected.text]
 

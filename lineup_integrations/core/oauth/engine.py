@@ -1,7 +1,11 @@
 """The OAuth engine: connect, callback, refresh and disconnect for every provider, one code path.
 
 Its contract with the rest of the system:
-- `begin` → the authorize URL; `complete` → a `connected` integration with sealed tokens.
+- `begin` → the authorize URL; `complete` → a `connected` integration with sealed tokens. An
+  integration is the tenant's (`user_id` '', `TENANT_WIDE`) or one Lineup user's (`begin(…,
+  user_id=…)`, a per-user provider's: a calendar), keyed by (tenant, provider, user_id); the
+  state carries the user to the callback. Whether a provider is per user is the gateway's rule
+  (`Provider.per_user`), not the engine's.
 - `refresh_if_expiring` → a usable access token. A refresh is guarded by a lease on the
   credentials row, not by a transaction held over the provider's HTTP call (on SQLite that
   transaction would be the database's one write lock, and every sync of every tenant would wait
@@ -19,7 +23,10 @@ Its contract with the rest of the system:
 - A callback whose account differs from the one the integration had (another Zoho organisation,
   another user) resets the tenant's synced data from that provider in the transaction that
   saves the connection (`reset_synced_data`, audited as `account_changed`): the next sync is a
-  full one. The same account reconnected keeps its data and resumes incrementally.
+  full one. The same account reconnected keeps its data and resumes incrementally. A user's
+  integration resets nothing yet: the synced tables are keyed by tenant and provider only, so
+  they cannot tell one user's data from another's (no calendar data is synced yet); the change
+  is still audited.
 - `disconnect` → revoked at the provider when it can be, credentials deleted, `disconnected`.
 Every step is audited (`connect`, `callback`, `refresh`, `disconnect`), with details that never
 hold a secret — except a callback with an invalid `state`, which names no tenant we can trust and
@@ -68,6 +75,7 @@ from lineup_integrations.core.oauth.state import (
 from lineup_integrations.core.oauth.tokens import AccessToken, JwksCache, TokenResponse
 from lineup_integrations.core.provider import UnknownProviderError
 from lineup_integrations.core.store import (
+    TENANT_WIDE,
     Credential,
     Integration,
     IntegrationStatus,
@@ -170,8 +178,17 @@ class OAuthEngine:
 
     # -- connect -----------------------------------------------------------------------------------
 
-    def begin(self, tenant_id: str, provider: str, *, actor: str, login_hint: str | None = None) -> str:
-        """Start an authorization: returns the provider's authorize URL for the user's browser."""
+    def begin(
+        self,
+        tenant_id: str,
+        provider: str,
+        *,
+        actor: str,
+        login_hint: str | None = None,
+        user_id: str = TENANT_WIDE,
+    ) -> str:
+        """Start an authorization: returns the provider's authorize URL for the user's browser. The
+        callback connects the integration of (`tenant_id`, `provider`, `user_id`)."""
         config = self._config(provider)
         state = new_state()
         state_hash = hash_state(state)
@@ -190,6 +207,7 @@ class OAuthEngine:
                 actor=actor,
                 now=utcnow(),
                 ttl=self.state_ttl,
+                user_id=user_id,
             )
             audit(
                 session,
@@ -197,7 +215,7 @@ class OAuthEngine:
                 provider=provider,
                 action="connect",
                 actor=actor,
-                detail={"pkce": config.use_pkce},
+                detail={"pkce": config.use_pkce, **_user_detail(user_id)},
             )
         return self._protocol(config).authorization_url(state=state, code_verifier=code_verifier, login_hint=login_hint)
 
@@ -228,12 +246,14 @@ class OAuthEngine:
         try:
             endpoint, tokens = self._exchange_code(config, pending, params)
         except OAuthError as error:
-            detail = {"reason": error.code, **_error_detail(error)}
+            detail = {"reason": error.code, **_error_detail(error), **_user_detail(pending.user_id)}
             self._audit_failure(pending.tenant_id, provider, "callback", actor, detail)
             raise
         api_domain = tokens.api_domain or config.api_base_url
         account_id = self._account_id(config, tokens, api_domain)
-        return self._save_connection(pending.tenant_id, config, endpoint, tokens, api_domain, account_id, actor)
+        return self._save_connection(
+            pending.tenant_id, pending.user_id, config, endpoint, tokens, api_domain, account_id, actor
+        )
 
     def _exchange_code(
         self, config: OAuthProviderConfig, pending: PendingAuthorization, params: Mapping[str, str]
@@ -300,6 +320,7 @@ class OAuthEngine:
     def _save_connection(
         self,
         tenant_id: str,
+        user_id: str,
         config: OAuthProviderConfig,
         endpoint: TokenEndpoint,
         tokens: TokenResponse,
@@ -311,7 +332,11 @@ class OAuthEngine:
         with self.store.locked_session() as session:
             previous = session.scalars(
                 select(Integration)
-                .where(Integration.tenant_id == tenant_id, Integration.provider == config.name)
+                .where(
+                    Integration.tenant_id == tenant_id,
+                    Integration.provider == config.name,
+                    Integration.user_id == user_id,
+                )
                 .with_for_update()
             ).one_or_none()
             previous_account_id = previous.external_account_id if previous is not None else None
@@ -323,6 +348,7 @@ class OAuthEngine:
                         "id": new_integration_id(),
                         "tenant_id": tenant_id,
                         "provider": config.name,
+                        "user_id": user_id,
                         "status": IntegrationStatus.CONNECTED.value,
                         "external_account_id": account_id,
                         "region": endpoint.region,
@@ -335,7 +361,7 @@ class OAuthEngine:
                         "connected_at": now,
                     }
                 ],
-                key=["tenant_id", "provider"],
+                key=["tenant_id", "provider", "user_id"],
                 update=[
                     "status",
                     "external_account_id",
@@ -350,12 +376,23 @@ class OAuthEngine:
             )
             integration = session.scalars(
                 select(Integration)
-                .where(Integration.tenant_id == tenant_id, Integration.provider == config.name)
+                .where(
+                    Integration.tenant_id == tenant_id,
+                    Integration.provider == config.name,
+                    Integration.user_id == user_id,
+                )
                 .execution_options(populate_existing=True)  # `previous` holds the row as it was
             ).one()
             if previous_account_id is not None and account_id is not None and previous_account_id != account_id:
                 # Another account: what was synced from the old one must go with it (see reset.py).
-                deleted = reset_synced_data(session, tenant_id=tenant_id, provider=config.name)
+                # The synced tables are keyed by (tenant, provider) only: for one user's integration
+                # they cannot tell its data from the other users' (none is synced yet: calendars
+                # have no data tables), so nothing is deleted rather than every user's data.
+                deleted = (
+                    reset_synced_data(session, tenant_id=tenant_id, provider=config.name)
+                    if user_id == TENANT_WIDE
+                    else {}
+                )
                 audit(
                     session,
                     tenant_id=tenant_id,
@@ -364,6 +401,7 @@ class OAuthEngine:
                     actor=actor,
                     detail={
                         "integration_id": integration.id,
+                        **_user_detail(user_id),
                         "previous_account_id": previous_account_id,
                         "account_id": account_id,
                         "deleted": deleted,
@@ -410,6 +448,7 @@ class OAuthEngine:
                 actor=actor,
                 detail={
                     "integration_id": integration.id,
+                    **_user_detail(user_id),
                     "region": endpoint.region,
                     "offline": refresh_token is not None,
                 },
@@ -654,17 +693,23 @@ class OAuthEngine:
 
     # -- disconnect --------------------------------------------------------------------------------
 
-    def disconnect(self, tenant_id: str, provider: str, *, actor: str) -> None:
-        """Revoke the grant at the provider (best effort), delete the credentials, mark `disconnected`."""
+    def disconnect(self, tenant_id: str, provider: str, *, actor: str, user_id: str = TENANT_WIDE) -> None:
+        """Revoke the grant at the provider (best effort), delete the credentials, mark `disconnected`:
+        the integration of (`tenant_id`, `provider`, `user_id`) only, another user's stays connected."""
         config = self._config(provider)
         with self.store.locked_session() as session:
             integration = session.scalars(
                 select(Integration)
-                .where(Integration.tenant_id == tenant_id, Integration.provider == provider)
+                .where(
+                    Integration.tenant_id == tenant_id,
+                    Integration.provider == provider,
+                    Integration.user_id == user_id,
+                )
                 .with_for_update()
             ).one_or_none()
             if integration is None:
-                raise IntegrationNotFoundError(f"tenant has no {provider} integration", provider=provider)
+                whose = "tenant" if user_id == TENANT_WIDE else "user"
+                raise IntegrationNotFoundError(f"this {whose} has no {provider} integration", provider=provider)
             credential = session.scalars(
                 select(Credential).where(Credential.integration_id == integration.id).with_for_update()
             ).one_or_none()
@@ -673,7 +718,7 @@ class OAuthEngine:
                 session.delete(credential)
             integration.status = IntegrationStatus.DISCONNECTED.value
             integration.status_reason = None
-            detail = {"integration_id": integration.id, "revocation": revocation.outcome}
+            detail = {"integration_id": integration.id, **_user_detail(user_id), "revocation": revocation.outcome}
             if revocation.error is not None:
                 audit(
                     session,
@@ -793,6 +838,11 @@ def _audit_refresh(session: Session, integration: Integration, *, outcome: str =
         outcome=outcome,
         detail={"integration_id": integration.id, **detail},
     )
+
+
+def _user_detail(user_id: str) -> dict[str, str]:
+    """An audit detail's `user_id`, for a user's integration only (a tenant-wide one's entries stay as they were)."""
+    return {"user_id": user_id} if user_id != TENANT_WIDE else {}
 
 
 def _error_detail(error: OAuthError) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The OAuth `state`: the only thing that ties a browser's callback to a tenant.
 
 A state is 256 random bits, handed to the browser once and stored only as its SHA-256, so a
-copy of the store cannot be replayed. It is bound to one tenant and one provider, expires after
+copy of the store cannot be replayed. It is bound to one tenant and one provider (and, for a
+per-user provider, the Lineup user whose account the callback connects), expires after
 `ttl` (the engine's `state_ttl`, `LINEUP_OAUTH_STATE_TTL_SECONDS`, 10 minutes by default) and is spent atomically (`UPDATE … WHERE used_at IS NULL`, then the row count): of two
 callbacks racing with the same state, exactly one wins. The PKCE verifier that goes with it is
 sealed by the vault under a context naming the state, so it cannot be lifted into another row.
@@ -19,7 +20,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from lineup_integrations.core.oauth.errors import InvalidStateError
-from lineup_integrations.core.store import OAuthState
+from lineup_integrations.core.store import TENANT_WIDE, OAuthState
 
 STATE_TTL = dt.timedelta(minutes=10)
 STATE_BYTES = 32  # 256 bits
@@ -48,6 +49,7 @@ class PendingAuthorization:
     provider: str
     redirect_uri: str
     sealed_code_verifier: str | None = field(repr=False)
+    user_id: str = TENANT_WIDE
 
 
 def save_state(
@@ -61,6 +63,7 @@ def save_state(
     actor: str,
     now: dt.datetime,
     ttl: dt.timedelta = STATE_TTL,
+    user_id: str = TENANT_WIDE,
 ) -> None:
     """Store a new state, valid for `ttl`, and drop the expired ones (they can only ever be refused)."""
     session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
@@ -69,6 +72,7 @@ def save_state(
             state_hash=state_hash,
             tenant_id=tenant_id,
             provider=provider,
+            user_id=user_id,
             code_verifier=sealed_code_verifier,
             redirect_uri=redirect_uri,
             actor=actor,
@@ -108,6 +112,7 @@ def consume_state(session: Session, state: str | None, *, provider: str, now: dt
         provider=row.provider,
         redirect_uri=row.redirect_uri,
         sealed_code_verifier=row.code_verifier,
+        user_id=row.user_id,
     )
 
 

@@ -15,6 +15,7 @@ from lineup_integrations.core.store.db import (
     upsert,
 )
 from lineup_integrations.core.store.models import (
+    TENANT_WIDE,
     ActiveMapping,
     ApiUsage,
     AuditEntry,
@@ -37,6 +38,7 @@ from lineup_integrations.core.store.reset import SYNCED_DATA, reset_synced_data
 
 __all__ = [
     "SYNCED_DATA",
+    "TENANT_WIDE",
     "ActiveMapping",
     "ApiUsage",
     "AuditEntry",

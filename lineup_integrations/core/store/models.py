@@ -40,6 +40,11 @@ def key_string(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
+TENANT_WIDE = ""
+"""The `user_id` of a tenant-wide integration (Zoho's organisation), as opposed to one Lineup
+user's (a calendar, `Provider.per_user`)."""
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -84,14 +89,19 @@ class IntegrationNotConnectedError(Exception):
 
 
 class Integration(Base):
-    """One tenant's connection to one provider. (tenant_id, provider) is unique: reconnecting reuses the row."""
+    """One tenant's connection to one provider, tenant-wide (`user_id` '') or for one Lineup user
+    (a per-user provider: a calendar). (tenant_id, provider, user_id) is unique: reconnecting reuses the row."""
 
     __tablename__ = "integrations"
-    __table_args__ = (UniqueConstraint("tenant_id", "provider", name="uq_integrations_tenant_provider"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider", "user_id", name="uq_integrations_tenant_provider_user"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=new_integration_id)
     tenant_id: Mapped[str] = mapped_column(String(128), index=True)
     provider: Mapped[str] = mapped_column(String(40))
+    # The Lineup user whose account this is (revision 0005); TENANT_WIDE ('') for a tenant-wide integration.
+    user_id: Mapped[str] = mapped_column(String(128), default=TENANT_WIDE, server_default=TENANT_WIDE)
     status: Mapped[str] = mapped_column(String(20), default=IntegrationStatus.PENDING.value)
     # The provider's id of the connected account: Zoho organisation, Google/Microsoft user or tenant.
     external_account_id: Mapped[str | None] = mapped_column(String(255), index=True)
@@ -138,6 +148,8 @@ class OAuthState(Base):
     state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(128))
     provider: Mapped[str] = mapped_column(String(40))
+    # Whose grant the callback saves (revision 0005): a Lineup user, or TENANT_WIDE.
+    user_id: Mapped[str] = mapped_column(String(128), default=TENANT_WIDE, server_default=TENANT_WIDE)
     code_verifier: Mapped[str | None] = mapped_column(Text)  # vault ciphertext (PKCE)
     redirect_uri: Mapped[str] = mapped_column(String(1024))
     actor: Mapped[str | None] = mapped_column(String(255))

@@ -15,7 +15,7 @@ from pydantic import ConfigDict, Field
 from sqlalchemy import select
 
 from lineup_integrations.core.provider import run_tags
-from lineup_integrations.core.store import Integration, IntegrationStatus, audit
+from lineup_integrations.core.store import TENANT_WIDE, Integration, IntegrationStatus, audit
 from lineup_integrations.gateway.auth import CurrentPrincipal
 from lineup_integrations.gateway.dagster_runs import DagsterLaunchError, DagsterRunLauncher
 from lineup_integrations.gateway.dependencies import ProvidersDep, StoreDep
@@ -63,7 +63,8 @@ def trigger_sync(
         raise ApiError(400, "sync_unavailable", f"provider {body.provider!r} has no sync job yet", field="provider")
     with store.session() as session:
         integration = session.scalar(select(Integration).where(
-            Integration.tenant_id == principal.tenant_id, Integration.provider == body.provider))  # fmt: skip
+            Integration.tenant_id == principal.tenant_id, Integration.provider == body.provider,
+            Integration.user_id == TENANT_WIDE))  # fmt: skip
     if integration is None or integration.status != IntegrationStatus.CONNECTED.value:
         status = integration.status if integration else "not connected"
         raise ApiError(

@@ -1,6 +1,7 @@
 """Reconnecting a tenant to another account (another Zoho organisation) forgets what was synced
 from the old one, in the transaction that saves the connection; the same account reconnected
-keeps everything and resumes incrementally. Against the Zoho sandbox with two organisations."""
+keeps everything and resumes incrementally. Against the Zoho sandbox with two organisations, and
+the Google sandbox for a per-user integration (one Lineup user's calendar)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from lineup_integrations.core.store import (
     utcnow,
 )
 from lineup_integrations.sandbox import SandboxHandle
-from tests.core.oauth.helpers import audit_entries, connect, control
+from tests.core.oauth.helpers import audit_entries, authorize, connect, control
 
 PROVIDER = "zoho"
 ORG_A_LOGIN = "admin@org-a.example"
@@ -188,3 +189,42 @@ def test_an_unknown_account_id_on_either_side_resets_nothing(
     assert unknown.external_account_id is None
     assert synced_rows(store, "acme", PROVIDER) == WRITTEN
     assert audit_entries(store, "account_changed") == []
+
+
+def test_a_user_reconnected_to_another_account_keeps_its_integration_and_resets_no_shared_data(
+    engine: OAuthEngine, store: Store, sandbox_reset: SandboxHandle
+) -> None:
+    """The synced tables are keyed by tenant and provider only: they cannot tell one user's data
+    from another's, so a user's account change deletes nothing (and is still audited)."""
+    calendar = "google_calendar"
+    first = engine.complete(
+        calendar,
+        authorize(engine.begin("acme", calendar, actor="user:ana", login_hint="ana@acme.test", user_id="ana")),
+    )
+    ben = engine.complete(
+        calendar,
+        authorize(engine.begin("acme", calendar, actor="user:ben", login_hint="ben@acme.test", user_id="ben")),
+    )
+    write_synced_data(store, "acme", calendar)
+
+    second = engine.complete(
+        calendar,
+        authorize(engine.begin("acme", calendar, actor="user:ana", login_hint="ana@home.test", user_id="ana")),
+    )
+
+    assert (second.id, second.user_id) == (first.id, "ana")
+    assert first.external_account_id is not None
+    assert second.external_account_id not in (None, first.external_account_id)
+    assert synced_rows(store, "acme", calendar) == WRITTEN
+    with store.session() as session:
+        bens_row = session.get(Integration, ben.id)
+        assert bens_row is not None
+        assert (bens_row.user_id, bens_row.external_account_id) == ("ben", ben.external_account_id)
+    (entry,) = audit_entries(store, "account_changed")
+    assert entry.detail == {
+        "integration_id": first.id,
+        "user_id": "ana",
+        "previous_account_id": first.external_account_id,
+        "account_id": second.external_account_id,
+        "deleted": {},
+    }
