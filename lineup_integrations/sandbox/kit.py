@@ -20,11 +20,12 @@ import random
 import secrets
 import threading
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 import jwt
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -815,3 +816,27 @@ def _verify_pkce(code: AuthorizationCode, verifier: str | None) -> None:
     derived = create_s256_code_challenge(verifier) if code.code_challenge_method == "S256" else verifier
     if not hmac.compare_digest(derived.encode(), code.code_challenge.encode()):
         raise GrantRejected(Rejection.PKCE_MISMATCH)
+
+
+class _Resettable(Protocol):
+    def reset(self) -> None: ...
+
+
+_World = TypeVar("_World", bound=_Resettable)
+
+
+def per_state(make: Callable[[SandboxState], _World]) -> Callable[[SandboxState], _World]:
+    """`world_of(state)`: one `make(state)` per sandbox state, made on first use and reset with the
+    state: how a provider's API twin (Zoho's CRM, Google's calendars, Graph) keeps its data beside the kit's."""
+    worlds: weakref.WeakKeyDictionary[SandboxState, _World] = weakref.WeakKeyDictionary()
+    lock = threading.Lock()
+
+    def world_of(state: SandboxState) -> _World:
+        with lock:
+            world = worlds.get(state)
+            if world is None:
+                world = worlds[state] = make(state)
+                state.on_reset(world.reset)
+            return world
+
+    return world_of

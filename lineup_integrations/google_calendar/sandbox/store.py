@@ -31,7 +31,6 @@ import base64
 import datetime as dt
 import secrets
 import threading
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -66,7 +65,7 @@ from lineup_integrations.google_calendar.sandbox.queries import (
     series_instances,
 )
 from lineup_integrations.google_calendar.sandbox.recurrence import split_instance_id
-from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState
+from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState, per_state
 
 CALENDAR_LIST = "calendarList"  # the sync scope of the calendar list (calendar ids contain '@', never this)
 
@@ -458,18 +457,8 @@ class CalendarWorld:
         }
 
 
-_WORLDS: weakref.WeakKeyDictionary[SandboxState, CalendarWorld] = weakref.WeakKeyDictionary()
-_WORLDS_LOCK = threading.Lock()
-
-
-def calendar_world(state: SandboxState) -> CalendarWorld:
-    """The Calendar world of a Google sandbox state (one per state; reset with it)."""
-    with _WORLDS_LOCK:
-        world = _WORLDS.get(state)
-        if world is None:
-            world = _WORLDS[state] = CalendarWorld(state)
-            state.on_reset(world.reset)
-        return world
+calendar_world = per_state(CalendarWorld)
+"""The Calendar world of a Google sandbox state (one per state; reset with it)."""
 
 
 def _opaque_token() -> str:

@@ -68,7 +68,6 @@ import json
 import math
 import re
 import threading
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +97,7 @@ from lineup_integrations.outlook_calendar.sandbox.timezones import (
 )
 from lineup_integrations.sandbox.app import bearer_token
 from lineup_integrations.sandbox.control import CONTROL_PREFIX
-from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState, guid
+from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState, guid, per_state
 
 GRAPH_PREFIX = "/v1.0"
 MAX_TOP = 1000
@@ -359,18 +358,8 @@ class GraphWorld:
         return response
 
 
-_WORLDS: weakref.WeakKeyDictionary[SandboxState, GraphWorld] = weakref.WeakKeyDictionary()
-_WORLDS_LOCK = threading.Lock()
-
-
-def graph_world(state: SandboxState) -> GraphWorld:
-    """The Graph world of a Microsoft sandbox state (one per state; reset with it)."""
-    with _WORLDS_LOCK:
-        world = _WORLDS.get(state)
-        if world is None:
-            world = _WORLDS[state] = GraphWorld(state)
-            state.on_reset(world.reset)
-        return world
+graph_world = per_state(GraphWorld)
+"""The Graph world of a Microsoft sandbox state (one per state; reset with it)."""
 
 
 def _prefer_time_zone(request: Request) -> str:

@@ -70,7 +70,6 @@ import json
 import math
 import re
 import threading
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +80,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from lineup_integrations.sandbox.control import CONTROL_PREFIX
-from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState
+from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState, per_state
 from lineup_integrations.zoho.sandbox.data import (
     DELETED_TYPES,
     DUPLICATE_CHECK_FIELDS,
@@ -356,18 +355,8 @@ class CrmWorld:
         return response
 
 
-_WORLDS: weakref.WeakKeyDictionary[SandboxState, CrmWorld] = weakref.WeakKeyDictionary()
-_WORLDS_LOCK = threading.Lock()
-
-
-def crm_world(state: SandboxState) -> CrmWorld:
-    """The CRM world of a Zoho sandbox state (one per state; reset with it)."""
-    with _WORLDS_LOCK:
-        world = _WORLDS.get(state)
-        if world is None:
-            world = _WORLDS[state] = CrmWorld(state)
-            state.on_reset(world.reset)
-        return world
+crm_world = per_state(CrmWorld)
+"""The CRM world of a Zoho sandbox state (one per state; reset with it)."""
 
 
 def scope_grants(granted: Sequence[str], group: str, resource: str | None, operation: str) -> bool:
