@@ -33,13 +33,10 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,25 +44,30 @@ from typing import Any
 
 import dagster as dg
 import httpx
+from harness import (  # the benchmarks' shared harness (this script's folder is on sys.path)
+    CORES,
+    postgres_urls,
+    process_tree_cpu_s,
+    run_memory_child,
+    sandbox_process,
+    sqlite_urls,
+    verdict,
+)
 from sqlalchemy import select
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a plain script from any directory
-    sys.path.insert(0, str(ROOT))
-
-from lineup_integrations.core.mapping import active_mapping, apply_inbound  # noqa: E402
-from lineup_integrations.core.oauth import OAuthEngine, configured_providers  # noqa: E402
-from lineup_integrations.core.settings import Settings  # noqa: E402
-from lineup_integrations.core.store import RawRecord, Store  # noqa: E402
-from lineup_integrations.core.vault import KeyRing, Vault  # noqa: E402
-from lineup_integrations.devtools.local_postgres import LocalPostgres, PostgresUnavailable, local_postgres  # noqa: E402
-from lineup_integrations.orchestration.resources import StoreResource, VaultResource  # noqa: E402
-from lineup_integrations.registry import PROVIDERS  # noqa: E402
-from lineup_integrations.zoho.client import ZohoClient  # noqa: E402
-from lineup_integrations.zoho.contacts import CHUNK_SIZE  # noqa: E402
-from lineup_integrations.zoho.pipeline import sync_and_map_contacts  # noqa: E402
-from lineup_integrations.zoho.resource import ZohoResource  # noqa: E402
-from lineup_integrations.zoho.sync import CONTACT_FIELDS, ENTITY, PROVIDER  # noqa: E402
+from lineup_integrations.core.mapping import active_mapping, apply_inbound
+from lineup_integrations.core.oauth import OAuthEngine, configured_providers
+from lineup_integrations.core.settings import Settings
+from lineup_integrations.core.store import RawRecord, Store
+from lineup_integrations.core.vault import KeyRing, Vault
+from lineup_integrations.devtools.local_postgres import PostgresUnavailable, local_postgres
+from lineup_integrations.orchestration.resources import StoreResource, VaultResource
+from lineup_integrations.registry import PROVIDERS
+from lineup_integrations.zoho.client import ZohoClient
+from lineup_integrations.zoho.contacts import CHUNK_SIZE
+from lineup_integrations.zoho.pipeline import sync_and_map_contacts
+from lineup_integrations.zoho.resource import ZohoResource
+from lineup_integrations.zoho.sync import CONTACT_FIELDS, ENTITY, PROVIDER
 
 RATIO_TARGET = 2.0
 MAPPING_SHARE_TARGET = 0.20
@@ -75,55 +77,10 @@ DAILY_CREDITS = 10_000_000
 SANDBOX_CLIENT_ID = "sandbox-zoho-client"
 SANDBOX_CLIENT_SECRET = "sandbox-zoho-secret"
 REDIRECT_URI = "http://localhost:4000/api/v1/integrations/callback"
-SANDBOX_STARTUP_SECONDS = 60.0
 TENANT = "bench"
 
 
 # -- the sandbox, in its own process ---------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass(frozen=True)
-class SandboxProcess:
-    base_url: str  # Zoho's
-    pid: int
-
-
-@contextlib.contextmanager
-def sandbox_process() -> Iterator[SandboxProcess]:
-    """Run `lineup-integrations sandbox` on free ports; yield it once it serves.
-
-    Readiness is the server's own announcement (`zoho sandbox: http://…`, printed after its
-    sockets accept connections), read from its stdout; the process is stopped on exit."""
-    ports = [f"--port={provider.name}={_free_port()}" for provider in PROVIDERS]
-    command = [sys.executable, "-c", "from lineup_integrations.cli import app; app()", "sandbox", *ports]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        yield SandboxProcess(_announced_zoho_url(process), process.pid)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _announced_zoho_url(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + SANDBOX_STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the sandbox exited before serving (exit code {process.wait()})")
-        if line.startswith("zoho sandbox: "):
-            return line.split()[2]
-    raise RuntimeError("the sandbox did not announce its Zoho port in time")
 
 
 @dataclass(frozen=True)
@@ -237,8 +194,6 @@ def apply_inbound_alone(store: Store) -> tuple[float, int]:
 
 # -- CPU: what the machine's cores allow --------------------------------------------------------------
 
-CORES = len(os.sched_getaffinity(0))
-
 
 @dataclass(frozen=True)
 class SyncCpu:
@@ -258,17 +213,6 @@ class SyncCpu:
         return SyncCpu(
             self.client_s - earlier.client_s, self.sandbox_s - earlier.sandbox_s, self.database_s - earlier.database_s
         )
-
-
-def process_tree_cpu_s(pid: int) -> float:
-    """CPU seconds of a process and its reaped children, plus those of its live children (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:  # it ended meanwhile: its time went to its parent's reaped children
-        return 0.0
-    own_and_reaped = sum(int(ticks) for ticks in fields[11:15])  # utime, stime, cutime, cstime
-    return own_and_reaped / os.sysconf("SC_CLK_TCK") + sum(process_tree_cpu_s(int(child)) for child in children)
 
 
 def cpu_now(sandbox_pid: int, database_pid: int | None) -> SyncCpu:
@@ -363,18 +307,6 @@ def checked_fetch_limit(client: ZohoClient, contacts: int) -> float:
     return seconds
 
 
-def sqlite_urls(folder: Path) -> Iterator[str]:
-    while True:
-        yield f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}"
-
-
-def postgres_urls(server: LocalPostgres) -> Iterator[str]:
-    while True:
-        database = f"bench_{uuid.uuid4().hex[:8]}"
-        server.execute(f"CREATE DATABASE {database}")
-        yield server.url(database)
-
-
 # -- memory: a fresh child process per size ----------------------------------------------------------
 
 
@@ -387,31 +319,18 @@ def memory_child(store_url: str) -> None:
     print(json.dumps({"peak_rss_kib": peak_kib, "fetched": timing.fetched, "mapped": timing.mapped}))
 
 
-# Linux carries a process's peak RSS across fork and exec into the new program's `ru_maxrss`, so a
-# child started by this (large) process would report at least this process's peak. A minimal
-# launcher in between starts the measured child from a small address space.
-LAUNCHER = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
-
-
 def peak_rss_mb(sandbox: ZohoSandbox, folder: Path, contacts: int) -> float:
     login = f"memory-{contacts}@bench.example"
     sandbox.organisation(login, contacts)
     url = f"sqlite:///{folder / f'memory-{contacts}.db'}"
     fresh_store(url, login).dispose()
-    child = [sys.executable, __file__, "--memory-child", url]
-    output = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, *child], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout  # fmt: skip
-    report = json.loads(output.strip().splitlines()[-1])
+    report = run_memory_child(__file__, "--memory-child", url)
     if report["mapped"] < contacts:
         raise RuntimeError(f"the memory run mapped {report['mapped']} of {contacts} contacts")
     return report["peak_rss_kib"] / 1024
 
 
 # -- the run ---------------------------------------------------------------------------------------
-
-
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "FAIL"
 
 
 def main() -> int:
@@ -430,8 +349,8 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="lineup-bench-"))
     try:
         with sandbox_process() as sandbox_server, contextlib.ExitStack() as stack:
-            point_at_sandbox(sandbox_server.base_url, f"bench:{base64.b64encode(os.urandom(32)).decode()}")
-            sandbox = ZohoSandbox(sandbox_server.base_url)
+            point_at_sandbox(sandbox_server.base_urls[PROVIDER], f"bench:{base64.b64encode(os.urandom(32)).decode()}")
+            sandbox = ZohoSandbox(sandbox_server.base_urls[PROVIDER])
             login = "timed@bench.example"
             sandbox.organisation(login, args.contacts)
             results: list[BackendResult] = []

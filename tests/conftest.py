@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,10 @@ from lineup_integrations.core.store import Store
 from lineup_integrations.core.vault import KeyRing, Vault
 from lineup_integrations.devtools.local_postgres import LocalPostgres, PostgresUnavailable, local_postgres
 from lineup_integrations.sandbox import SandboxHandle, running_sandbox
+from tests.calendar.accounts import CalendarAccount, connect_account
 from tests.core.oauth.helpers import sandbox_engine
+
+pytest_plugins = ["tests.dagster_webserver"]  # `dagster_webserver`, `make_gateway`
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 
@@ -113,3 +116,21 @@ class SleepRecorder:
 @pytest.fixture
 def sleep() -> SleepRecorder:
     return SleepRecorder()
+
+
+@pytest.fixture
+def calendar_engine(
+    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[OAuthEngine]:
+    """An OAuth engine for calendar accounts (`account_factory`), on the test's store and fresh sandbox."""
+    yield from sandbox_engine(store, vault, sandbox_reset, monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def account_factory(calendar_engine: OAuthEngine, sandbox_reset: SandboxHandle) -> Callable[..., CalendarAccount]:
+    """`make(provider, user_id="ana", tenant_id="acme")`: a connected interviewer account (tests/calendar/accounts.py)."""
+
+    def make(provider: str, user_id: str = "ana", tenant_id: str = "acme") -> CalendarAccount:
+        return connect_account(calendar_engine, sandbox_reset, provider, user_id, tenant_id)
+
+    return make

@@ -1,4 +1,5 @@
-"""Outlook Calendar (Microsoft Graph)'s Dagster definitions: its resource and its token-refresh schedule, and nothing else.
+"""Outlook Calendar (Microsoft Graph)'s Dagster definitions: its calendar sync (assets, job, sensor, schedule), its resource and
+its token-refresh schedule, and nothing else.
 
 The shared store and vault are bound once by the code location (`lineup_integrations.definitions`).
 """
@@ -8,11 +9,13 @@ from __future__ import annotations
 import dagster as dg
 
 from lineup_integrations.core.settings import ProviderSettings
+from lineup_integrations.orchestration.calendar_sync import calendar_sync_definitions
 from lineup_integrations.orchestration.resources import SharedResources
 from lineup_integrations.orchestration.token_refresh import token_refresh_definitions
+from lineup_integrations.outlook_calendar.provider import OUTLOOK_CALENDAR
 from lineup_integrations.outlook_calendar.resource import OutlookCalendarResource
 
 
 def defs(settings: ProviderSettings, shared: SharedResources) -> dg.Definitions:
-    resource = dg.Definitions(resources={"outlook_calendar": OutlookCalendarResource.for_settings(settings, shared)})
-    return dg.Definitions.merge(resource, token_refresh_definitions("outlook_calendar"))
+    sync = calendar_sync_definitions(OUTLOOK_CALENDAR, OutlookCalendarResource.for_settings(settings, shared))
+    return dg.Definitions.merge(sync, token_refresh_definitions(OUTLOOK_CALENDAR.name))

@@ -1,6 +1,7 @@
 """Outlook Calendar (Microsoft 365) as the rest of the system sees it (the provider contract, `core/provider.py`)."""
 
-from lineup_integrations.core.provider import ObjectRef, Provider
+from lineup_integrations.core.provider import ObjectRef, Provider, SyncJob
+from lineup_integrations.outlook_calendar.fields import provider_fields
 from lineup_integrations.outlook_calendar.oauth import oauth_config
 
 OUTLOOK_CALENDAR = Provider(
@@ -11,5 +12,7 @@ OUTLOOK_CALENDAR = Provider(
     sandbox=ObjectRef("lineup_integrations.outlook_calendar.sandbox"),
     sandbox_port=8803,
     definitions=ObjectRef("lineup_integrations.outlook_calendar.definitions:defs"),
+    field_source=provider_fields,
+    sync=SyncJob(job="outlook_calendar_events_sync", op="outlook_calendar_events"),
     per_user=True,  # one calendar per interviewer
 )

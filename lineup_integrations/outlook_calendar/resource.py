@@ -1,17 +1,21 @@
-"""Outlook Calendar (Microsoft Graph) as a Dagster resource: each interviewer account's OAuth grant, kept fresh.
+"""Outlook Calendar (Microsoft Graph) as a Dagster resource: each interviewer account's OAuth grant and calendar sync.
 
 The OAuth half is `ProviderResource`'s (client registration, token refresh ahead of expiry, the
-`needs_reauth` status of a dead grant); the calendar API client joins it with the calendar sync.
+`needs_reauth` status of a dead grant); the sync half is `CalendarResource`'s, with this
+provider's feed (`feed.open_feed`).
 """
 
 from typing import ClassVar
 
+from lineup_integrations.calendar.feed import FeedFactory
 from lineup_integrations.core.provider import Provider
-from lineup_integrations.orchestration.provider_resource import ProviderResource
+from lineup_integrations.orchestration.calendar_resource import CalendarResource
+from lineup_integrations.outlook_calendar.feed import open_feed
 from lineup_integrations.outlook_calendar.provider import OUTLOOK_CALENDAR
 
 
-class OutlookCalendarResource(ProviderResource):
-    """Outlook Calendar (Microsoft Graph) access per connected account."""
+class OutlookCalendarResource(CalendarResource):
+    """Outlook Calendar (Microsoft Graph) access and sync per connected account."""
 
     provider: ClassVar[Provider] = OUTLOOK_CALENDAR
+    open_feed: ClassVar[FeedFactory] = open_feed

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from lineup_integrations.core.http import (
     ApiError,
     AuthenticationError,
+    AuthorizedApi,
     QuotaExhaustedError,
     RateLimitedError,
     RateLimitTracker,
@@ -104,10 +105,10 @@ class ZohoClient:
     ) -> None:
         if not api_domain.startswith(("https://", "http://")):
             raise ValueError("api_domain must be an absolute http(s) URL (the token response's api_domain)")
-        self._http = http
-        self._base = f"{api_domain.rstrip('/')}/crm/{api_version}"
-        self._access_token = access_token
-        self._on_unauthorized = on_unauthorized
+        self._api = AuthorizedApi(
+            http, base_url=f"{api_domain.rstrip('/')}/crm/{api_version}", access_token=access_token,
+            on_unauthorized=on_unauthorized, quota=quota, classify=classify_zoho_error, scheme="Zoho-oauthtoken",
+        )  # fmt: skip
         self.quota = quota
 
     # -- records -------------------------------------------------------------------------------
@@ -264,35 +265,9 @@ class ZohoClient:
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
     ) -> T:
-        token = self._access_token()
-        try:
-            return self._send(token, method, path, decode, params, headers, json_body)
-        except AuthenticationError:
-            if self._on_unauthorized is None:
-                raise
-            fresh = self._on_unauthorized(token)
-            return self._send(fresh, method, path, decode, params, headers, json_body)
-
-    def _send(
-        self,
-        token: str,
-        method: str,
-        path: str,
-        decode: Callable[[httpx.Response], T],
-        params: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        json_body: Any,
-    ) -> T:
-        return self._http.request(
-            method,
-            f"{self._base}/{path}",
-            decode=decode,
-            quota=self.quota,
-            params=params,
-            headers={**(headers or {}), "Authorization": f"Zoho-oauthtoken {token}"},
-            json_body=json_body,
-            classify=classify_zoho_error,
-        )
+        return self._api.request(
+            method, f"/{path}", decode=decode, params=params, headers=headers, json_body=json_body
+        )  # fmt: skip
 
 
 def _check_per_page(per_page: int) -> None:

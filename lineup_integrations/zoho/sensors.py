@@ -21,6 +21,7 @@ from lineup_integrations.core.mapping import active_mapping
 from lineup_integrations.core.store import TENANT_WIDE, ActiveMapping, Integration, IntegrationStatus, load_stream_state
 from lineup_integrations.orchestration.partitions import TENANTS_PARTITION_SET, is_valid_tenant_id, tenant_partitions
 from lineup_integrations.orchestration.resources import StoreResource
+from lineup_integrations.orchestration.runs import tenants_with_sync_in_flight
 from lineup_integrations.zoho.checks import SYNC_INTERVAL
 from lineup_integrations.zoho.contacts import ENTITY, applied_version, applied_version_of
 from lineup_integrations.zoho.contacts import STREAM as MAPPED_STREAM
@@ -28,14 +29,6 @@ from lineup_integrations.zoho.jobs import SYNC_JOB_NAME, run_tags, zoho_contacts
 
 PROVIDER = "zoho"
 SYNC_CRON = f"*/{int(SYNC_INTERVAL.total_seconds() // 60)} * * * *"
-# A run in one of these states holds (or waits for) the tenant's one run-queue slot: a second
-# scheduled sync would only queue behind it, and the queue would grow by one every tick.
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def _connected(store: StoreResource) -> list[Integration]:
@@ -107,14 +100,6 @@ def remap_run_key(tenant_id: str, version: int, default_version: int | None, act
     return f"remap:{tenant_id}:v{version}{default}{activation}"
 
 
-def _tenants_with_sync_in_flight(instance: dg.DagsterInstance) -> set[str]:
-    """Tenants whose Zoho sync is queued, not started, starting or running (one query for all)."""
-    runs = instance.get_runs(
-        filters=dg.RunsFilter(job_name=SYNC_JOB_NAME, statuses=IN_FLIGHT, tags={"provider": PROVIDER})
-    )
-    return {run.tags["tenant"] for run in runs if "tenant" in run.tags}
-
-
 @dg.schedule(
     job=zoho_contacts_sync_job,
     cron_schedule=SYNC_CRON,
@@ -128,7 +113,7 @@ def zoho_periodic_sync(
     A tenant whose previous sync (scheduled, webhook or manual) is still queued or running is
     skipped: that run picks up the same changes, and another would only wait behind it."""
     known = set(context.instance.get_dynamic_partitions(TENANTS_PARTITION_SET))
-    busy = _tenants_with_sync_in_flight(context.instance)
+    busy = tenants_with_sync_in_flight(context.instance, SYNC_JOB_NAME, PROVIDER)
     tick = context.scheduled_execution_time.strftime("%Y%m%dT%H%M")
     due = [i.tenant_id for i in _connected(store) if i.tenant_id in known]
     skipped = [tenant_id for tenant_id in due if tenant_id in busy]

@@ -170,8 +170,8 @@ def test_rollback_through_activate(client: TestClient, store: Store) -> None:
 def test_unknown_provider_or_entity(client: TestClient) -> None:
     headers = bearer("acme")
     assert client.get(URL, params={"provider": "salesforce"}, headers=headers).status_code == 400
-    no_mapping = client.get(URL, params={"provider": "google_calendar"}, headers=headers)
-    assert no_mapping.status_code == 404 and no_mapping.json()["error"]["field"] == "provider"
+    no_mapping = client.get(URL, params={"provider": "google_calendar", "entity": "contacts"}, headers=headers)
+    assert no_mapping.status_code == 404 and no_mapping.json()["error"]["field"] in ("provider", "entity")
     deals = client.post(URL, json={**SPEC_EXAMPLE, "entity": "deals"}, headers=headers)
     assert deals.status_code == 404 and deals.json()["error"]["field"] == "entity"
 
@@ -192,3 +192,24 @@ def test_without_a_connected_integration_changes_are_refused(app_without_fields,
         # Reading and rolling back need no provider metadata.
         assert client.get(URL, params={"provider": "zoho"}, headers=bearer("acme")).status_code == 200
     assert stored_versions(store) == 0
+
+
+def test_a_calendar_mapping_is_changed_against_the_providers_event_fields(app_without_fields) -> None:
+    """Calendars need no connection for their field list: the event resource's fields are fixed."""
+    change = {"provider": "outlook_calendar", "mappings": [
+        {"sourceField": "location", "targetField": "onlineMeeting.joinUrl", "direction": "inbound"}]}  # fmt: skip
+    with TestClient(app_without_fields) as client:
+        response = client.post(URL, json=change, headers=bearer("acme"))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["entity"], body["version"]) == ("events", 1)
+        rules = {rule["sourceField"]: rule["targetField"] for rule in body["mappings"]}
+        assert rules == {"title": "subject", "organizer": "organizer.emailAddress.address",
+                         "location": "onlineMeeting.joinUrl"}  # fmt: skip
+
+        outbound = {"provider": "google_calendar", "mappings": [{"sourceField": "title", "targetField": "summary",
+                                                                 "direction": "outbound"}]}  # fmt: skip
+        refused = client.post(URL, json=outbound, headers=bearer("acme"))
+        assert refused.status_code == 422 and "read-only" in refused.text
+        unknown = {"provider": "google_calendar", "mappings": [{"sourceField": "title", "targetField": "attendees"}]}
+        assert client.post(URL, json=unknown, headers=bearer("acme")).status_code == 422

@@ -40,7 +40,7 @@ def test_a_timed_event_keeps_its_instant_and_its_zone() -> None:
         True,
         EventStatus.CONFIRMED,
     )
-    assert (event.ical_uid, event.organizer, event.etag) == ("evt1@google.com", "ana@acme.test", '"3181161784712000"')
+    assert (event.ical_uid, event.etag) == ("evt1@google.com", '"3181161784712000"')
     assert event.updated_at == dt.datetime(2026, 3, 1, 10, tzinfo=UTC)
 
 

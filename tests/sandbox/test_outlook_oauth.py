@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 
@@ -244,3 +246,16 @@ def test_access_tokens_are_graph_jwts_signed_by_the_sandbox(
     rotated = refresh(http, outlook, tokens["refresh_token"]).json()
     assert rotated["access_token"] != access and rotated["refresh_token"] != tokens["refresh_token"]
     assert tokens["refresh_token"].startswith("1.A") and len(tokens["refresh_token"]) > 400
+
+
+def test_client_info_names_the_home_account_only_when_asked_for(
+    http: httpx.Client, outlook: str, sandbox_reset: SandboxHandle
+) -> None:
+    plain = connect(http, outlook)
+    assert "client_info" not in plain
+
+    asked = exchange(http, outlook, redirect_params(authorize(http, outlook))["code"], client_info="1").json()
+    encoded = asked["client_info"]
+    info = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    accounts = sandbox_reset.state("outlook_calendar").accounts()
+    assert info in [{"uid": account.user_id, "utid": account.account_id} for account in accounts]

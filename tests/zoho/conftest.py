@@ -10,20 +10,14 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from fastapi.testclient import TestClient
 
-from lineup_integrations.core.oauth import OAuthEngine, configured_providers
-from lineup_integrations.core.settings import Settings
 from lineup_integrations.core.store import Integration, Store
 from lineup_integrations.core.vault import Vault
-from lineup_integrations.gateway.app import create_app
 from lineup_integrations.orchestration.resources import StoreResource, VaultResource
-from lineup_integrations.registry import PROVIDERS
 from lineup_integrations.sandbox import SandboxHandle
 from lineup_integrations.zoho.resource import ZohoResource
 from tests.conftest import TEST_KEY
 from tests.core.oauth.helpers import connect, control, sandbox_engine
-from tests.gateway.flows import JWT_SECRET
 
 
 @dataclass
@@ -110,28 +104,3 @@ def store_ids(store: Store, tenant_id: str) -> dict[str, Any]:
         contacts = dict(session.execute(select(Contact.external_id, Contact.email).where(
             Contact.tenant_id == tenant_id)).all())  # fmt: skip
     return {"raw": sorted(raw), "contacts": contacts}
-
-
-@pytest.fixture
-def make_gateway(
-    store: Store, vault: Vault, sandbox_reset: SandboxHandle, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[str], TestClient]]:
-    """A gateway whose `DAGSTER_GRAPHQL_URL` is the given one."""
-    for name, value in sandbox_reset.environment().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LINEUP_API_JWT_SECRET", JWT_SECRET)
-    clients: list[TestClient] = []
-
-    def make(graphql_url: str) -> TestClient:
-        settings = Settings.from_env(PROVIDERS).model_copy(
-            update={"database_url": store.url, "dagster_graphql_url": graphql_url}
-        )
-        client = TestClient(
-            create_app(store, OAuthEngine(store, vault, configured_providers(PROVIDERS, settings)), settings)
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()

@@ -1,5 +1,6 @@
 """Provider-agnostic HTTP: pooled clients, retries with backoff and Retry-After, quota tracking, typed errors."""
 
+from lineup_integrations.core.http.authorized import AuthorizedApi
 from lineup_integrations.core.http.errors import (
     ApiError,
     AuthenticationError,
@@ -19,6 +20,7 @@ from lineup_integrations.core.http.retrying import RetryingClient, RetrySettings
 __all__ = [
     "ApiError",
     "AuthenticationError",
+    "AuthorizedApi",
     "ErrorClassifier",
     "HttpClientPool",
     "HttpClientSettings",

@@ -15,7 +15,13 @@ from lineup_integrations.core.mapping.defaults import UnknownMappingError, defau
 from lineup_integrations.core.mapping.field_cache import DEFAULT_MAX_AGE, ProviderFieldsSource, cached_provider_fields
 from lineup_integrations.core.mapping.merge import merge_rules
 from lineup_integrations.core.mapping.model import Direction, FieldRule, Mapping, ProviderField
-from lineup_integrations.core.mapping.schema import CONTACT_SCHEMA, LineupField, LineupSchema, lineup_schema
+from lineup_integrations.core.mapping.schema import (
+    CALENDAR_EVENT_SCHEMA,
+    CONTACT_SCHEMA,
+    LineupField,
+    LineupSchema,
+    lineup_schema,
+)
 from lineup_integrations.core.mapping.transforms import Transform, UnknownTransformError, chain, transform
 from lineup_integrations.core.mapping.validation import (
     MappingProblem,
@@ -34,6 +40,7 @@ from lineup_integrations.core.mapping.versions import (
 )
 
 __all__ = [
+    "CALENDAR_EVENT_SCHEMA",
     "CONTACT_SCHEMA",
     "DEFAULT_MAX_AGE",
     "DEFAULT_VERSION",

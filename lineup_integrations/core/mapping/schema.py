@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy import String
 
-from lineup_integrations.core.store.models import Base, Contact
+from lineup_integrations.core.store.models import Base, CalendarEventRow, Contact
 
 LineupType = Literal["string"]
 
@@ -72,7 +72,20 @@ CONTACT_SCHEMA = _schema(
     },
 )
 
-SCHEMAS: dict[str, LineupSchema] = {CONTACT_SCHEMA.entity: CONTACT_SCHEMA}
+# A calendar event's structure (times, status, busy, series, attendees) is read by each calendar
+# package's normaliser; its descriptive fields are the tenant's to map (a tenant may keep titles
+# out of Lineup by mapping nothing to `title`).
+CALENDAR_EVENT_SCHEMA = _schema(
+    "events",
+    CalendarEventRow,
+    {
+        "title": "the event's title as interviewers see it",
+        "organizer": "the organizer's email address",
+        "location": "where the event takes place (a room, an address, a meeting link)",
+    },
+)
+
+SCHEMAS: dict[str, LineupSchema] = {schema.entity: schema for schema in (CONTACT_SCHEMA, CALENDAR_EVENT_SCHEMA)}
 
 
 class UnknownEntityError(LookupError):

@@ -7,7 +7,8 @@ this module, so a refused change cannot leave anything behind.
 
 Checked on each rule of the change:
 - the Lineup field exists (`sourceField`);
-- the provider field exists (`targetField`; a dotted path only into a lookup's `name`/`id`);
+- the provider field exists (`targetField`; a dotted path only into a lookup's `name`/`id`, or a
+  nested field the provider describes by its whole path);
 - every transform exists (`transform`);
 - the value types fit, per `VALUE_KINDS` below;
 - an `outbound` rule does not write a read-only provider field. A `bidirectional` rule on a
@@ -112,7 +113,8 @@ class _Checker:
                 known_transforms.append(spec)
             except UnknownTransformError as error:
                 self.add(f"{at}.transform" + (f"[{position}]" if len(rule.transform) > 1 else ""), str(error))
-        target = self.fields.get(rule.target_path[0])
+        # A provider may describe a nested text field by its whole path (Google's `organizer.email`).
+        target = self.fields.get(rule.target_field) or self.fields.get(rule.target_path[0])
         if target is None:
             self.add(f"{at}.targetField", f"not a {self.provider} {self.schema.entity} field")
             return rule
@@ -134,7 +136,7 @@ class _Checker:
     def _kind(self, at: str, rule: FieldRule, target: ProviderField) -> ValueKind | None:
         """The kind of value the target path reaches, or None (with a problem) if the path is invalid."""
         kind = VALUE_KINDS.get(target.data_type, ValueKind.UNSUPPORTED)
-        keys = rule.target_path[1:]
+        keys = rule.target_path[1:] if target.api_name != rule.target_field else ()
         if not keys:
             return kind
         if kind is not ValueKind.LOOKUP or len(keys) > 1 or keys[0] not in LOOKUP_KEYS:

@@ -81,6 +81,7 @@ from lineup_integrations.core.store import (
     IntegrationStatus,
     Store,
     audit,
+    reset_account_data,
     reset_synced_data,
     upsert,
     utcnow,
@@ -384,14 +385,14 @@ class OAuthEngine:
                 .execution_options(populate_existing=True)  # `previous` holds the row as it was
             ).one()
             if previous_account_id is not None and account_id is not None and previous_account_id != account_id:
-                # Another account: what was synced from the old one must go with it (see reset.py).
-                # The synced tables are keyed by (tenant, provider) only: for one user's integration
-                # they cannot tell its data from the other users' (none is synced yet: calendars
-                # have no data tables), so nothing is deleted rather than every user's data.
+                # Another account: what was synced from the old one must go with it (see reset.py):
+                # the tenant's for a tenant-wide integration, only this user's for a per-user one.
                 deleted = (
                     reset_synced_data(session, tenant_id=tenant_id, provider=config.name)
                     if user_id == TENANT_WIDE
-                    else {}
+                    else reset_account_data(
+                        session, integration_id=integration.id, tenant_id=tenant_id, user_id=user_id
+                    )
                 )
                 audit(
                     session,

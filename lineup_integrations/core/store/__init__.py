@@ -20,6 +20,10 @@ from lineup_integrations.core.store.models import (
     ApiUsage,
     AuditEntry,
     Base,
+    BusyBlock,
+    CalendarCheckpoint,
+    CalendarEventRow,
+    CalendarRawEvent,
     Contact,
     Credential,
     DeadLetter,
@@ -34,9 +38,10 @@ from lineup_integrations.core.store.models import (
     table_of,
     utcnow,
 )
-from lineup_integrations.core.store.reset import SYNCED_DATA, reset_synced_data
+from lineup_integrations.core.store.reset import ACCOUNT_DATA, SYNCED_DATA, reset_account_data, reset_synced_data
 
 __all__ = [
+    "ACCOUNT_DATA",
     "SYNCED_DATA",
     "TENANT_WIDE",
     "ActiveMapping",
@@ -44,6 +49,10 @@ __all__ = [
     "AuditEntry",
     "Base",
     "BulkRows",
+    "BusyBlock",
+    "CalendarCheckpoint",
+    "CalendarEventRow",
+    "CalendarRawEvent",
     "Contact",
     "Credential",
     "DeadLetter",
@@ -63,6 +72,7 @@ __all__ = [
     "bulk_upsert",
     "load_stream_state",
     "record_api_usage",
+    "reset_account_data",
     "reset_synced_data",
     "save_stream_state",
     "serialize_on",

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -304,6 +305,100 @@ class ProviderFieldCache(Base):
     module: Mapped[str] = mapped_column(String(64), primary_key=True)
     fields: Mapped[list[Any]] = mapped_column(JSON)
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalendarCheckpoint(Base):
+    """Where one account's calendar sync stands (revision 0006), committed with every page it lands:
+    the provider's position (page token, sync token, delta link), the round it belongs to and the
+    window it covers. One row per (integration, calendar): each interviewer account and calendar
+    resumes on its own."""
+
+    __tablename__ = "calendar_checkpoints"
+
+    integration_id: Mapped[str] = mapped_column(
+        String(40), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    calendar_id: Mapped[str] = mapped_column(key_string(255), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(40))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CalendarRawEvent(Base):
+    """A calendar event exactly as the provider's API returned it (revision 0006): what
+    `calendar_events` is rebuilt from without an API call. `series_key` groups what is rebuilt
+    together: a recurring series (its master, exceptions and occurrences) or a single event.
+    `seen_round` is the last full round that listed it (deletion by difference after a resync)."""
+
+    __tablename__ = "calendar_raw_events"
+    __table_args__ = (
+        PrimaryKeyConstraint("integration_id", "calendar_id", "event_id", name="pk_calendar_raw_events"),
+        Index("ix_calendar_raw_events_series", "integration_id", "calendar_id", "series_key"),
+    )
+
+    integration_id: Mapped[str] = mapped_column(key_string(40))
+    calendar_id: Mapped[str] = mapped_column(key_string(255))
+    event_id: Mapped[str] = mapped_column(key_string(255))
+    tenant_id: Mapped[str] = mapped_column(key_string(128))
+    provider: Mapped[str] = mapped_column(key_string(40))
+    series_key: Mapped[str] = mapped_column(key_string(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seen_round: Mapped[int] = mapped_column(Integer, default=0)
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalendarEventRow(Base):
+    """An event or one occurrence of a series on an interviewer's calendar, in Lineup's schema
+    (revision 0006; the `calendar_events` table both calendar providers write). Times are UTC with
+    the zone they were written in beside them; `source_key` is the raw `series_key` it was built from."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (
+        PrimaryKeyConstraint("integration_id", "calendar_id", "event_id", name="pk_calendar_events"),
+        Index("ix_calendar_events_source", "integration_id", "calendar_id", "source_key"),
+        Index("ix_calendar_events_user_start", "tenant_id", "user_id", "start_utc"),
+    )
+
+    integration_id: Mapped[str] = mapped_column(key_string(40))
+    calendar_id: Mapped[str] = mapped_column(key_string(255))
+    event_id: Mapped[str] = mapped_column(key_string(255))
+    tenant_id: Mapped[str] = mapped_column(key_string(128))
+    provider: Mapped[str] = mapped_column(key_string(40))
+    user_id: Mapped[str] = mapped_column(key_string(128))
+    source_key: Mapped[str] = mapped_column(key_string(255))
+    ical_uid: Mapped[str | None] = mapped_column(String(1024))
+    title: Mapped[str | None] = mapped_column(String(1024))
+    organizer: Mapped[str | None] = mapped_column(String(320))
+    location: Mapped[str | None] = mapped_column(String(1024))
+    start_utc: Mapped[dt.datetime]
+    end_utc: Mapped[dt.datetime]
+    start_zone: Mapped[str] = mapped_column(String(64))
+    end_zone: Mapped[str] = mapped_column(String(64))
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20))
+    busy: Mapped[bool] = mapped_column(Boolean, default=True)
+    series_id: Mapped[str | None] = mapped_column(String(255))
+    original_start_utc: Mapped[dt.datetime | None]
+    attendees: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    source_updated_at: Mapped[dt.datetime | None]
+    etag: Mapped[str | None] = mapped_column(String(255))
+    mapping_version: Mapped[int] = mapped_column(Integer, default=0)
+    synced_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class BusyBlock(Base):
+    """One interviewer's busy time (revision 0006; `interviewer_busy_blocks`): the busy events of every
+    calendar the user connected, merged into disjoint intervals; what scheduling reads."""
+
+    __tablename__ = "interviewer_busy_blocks"
+    __table_args__ = (PrimaryKeyConstraint("tenant_id", "user_id", "start_utc", name="pk_interviewer_busy_blocks"),)
+
+    tenant_id: Mapped[str] = mapped_column(key_string(128))
+    user_id: Mapped[str] = mapped_column(key_string(128))
+    start_utc: Mapped[dt.datetime]
+    end_utc: Mapped[dt.datetime]
+    computed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 def table_of(model: type[Base]) -> Table:

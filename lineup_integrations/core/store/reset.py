@@ -9,6 +9,8 @@ account's data), everything synced for that (tenant, provider): cursors, raw rec
 contacts, dead letters of those records and the provider's cached field metadata. The tenant's
 configuration (mapping versions, the active mapping) and its API usage are kept: they describe
 the tenant, not the account. With the cursors gone, the next sync is a full sync.
+
+A per-user integration (one interviewer's calendar) is reset alone: `reset_account_data`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from sqlalchemy.orm import Session
 
 from lineup_integrations.core.store.models import (
     Base,
+    BusyBlock,
+    CalendarCheckpoint,
+    CalendarEventRow,
+    CalendarRawEvent,
     Contact,
     DeadLetter,
     ProviderFieldCache,
@@ -34,12 +40,29 @@ SYNCED_DATA: tuple[type[Base], ...] = (SyncCursor, RawRecord, Contact, DeadLette
 def reset_synced_data(session: Session, *, tenant_id: str, provider: str) -> dict[str, int]:
     """Delete the tenant's synced data from `provider` (see the module docstring), in the caller's
     transaction; returns the number of rows deleted per table (for the audit entry)."""
+    return {
+        name: count
+        for model in SYNCED_DATA
+        for name, count in _delete(session, model, tenant_id=tenant_id, provider=provider).items()
+    }
+
+
+ACCOUNT_DATA: tuple[type[Base], ...] = (CalendarCheckpoint, CalendarRawEvent, CalendarEventRow)
+"""The tables holding what was synced from one user's account, each keyed by `integration_id`."""
+
+
+def reset_account_data(session: Session, *, integration_id: str, tenant_id: str, user_id: str) -> dict[str, int]:
+    """`reset_synced_data` for one user's integration (a calendar): its checkpoints, raw events and
+    events, and the user's busy blocks (rebuilt by the next sync from what remains)."""
     deleted: dict[str, int] = {}
-    for model in SYNCED_DATA:
-        table = cast(Table, model.__table__)
-        result = cast(
-            CursorResult[tuple[()]],
-            session.execute(delete(table).where(table.c.tenant_id == tenant_id, table.c.provider == provider)),
-        )
-        deleted[table.name] = int(result.rowcount or 0)
-    return deleted
+    for model in ACCOUNT_DATA:
+        deleted |= _delete(session, model, integration_id=integration_id)
+    return deleted | _delete(session, BusyBlock, tenant_id=tenant_id, user_id=user_id)
+
+
+def _delete(session: Session, model: type[Base], **equal: str) -> dict[str, int]:
+    """Delete the rows of `model`'s table whose columns equal `equal`; `{table name: rows deleted}`."""
+    table = cast(Table, model.__table__)
+    statement = delete(table).where(*(table.c[name] == value for name, value in equal.items()))
+    result = cast(CursorResult[tuple[()]], session.execute(statement))
+    return {table.name: int(result.rowcount or 0)}

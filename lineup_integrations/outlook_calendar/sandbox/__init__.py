@@ -32,6 +32,8 @@ Microsoft (provider-apis.md §C1):
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import secrets
 
@@ -173,6 +175,7 @@ class MicrosoftTokenResponse(BaseModel):
     access_token: str
     refresh_token: str | None = None
     id_token: str | None = None
+    client_info: str | None = None
 
 
 SANDBOX_TLS = True
@@ -268,7 +271,10 @@ def oauth_routes(state: SandboxState) -> APIRouter:
                 message = _redirect_mismatch(params.get("redirect_uri", ""), client_id)
                 return aad_error(request, 400, "invalid_request", 50011, message)
             return aad_error(request, *_REJECTIONS.get(rejected.reason, _INVALID_CODE))
-        return _token_response(state, issued, base_url=str(request.base_url).rstrip("/"), nonce=nonce)
+        return _token_response(
+            state, issued, base_url=str(request.base_url).rstrip("/"), nonce=nonce,
+            client_info=params.get("client_info") == "1",
+        )  # fmt: skip
 
     @router.get("/{tenant}/discovery/v2.0/keys")
     async def keys() -> Response:
@@ -308,9 +314,12 @@ def _aad_body(state: SandboxState, request: Request, error: str, code: int, mess
     }
 
 
-def _token_response(state: SandboxState, issued: IssuedTokens, *, base_url: str, nonce: str | None = None) -> Response:
+def _token_response(
+    state: SandboxState, issued: IssuedTokens, *, base_url: str, nonce: str | None = None, client_info: bool = False
+) -> Response:
     # Microsoft reports one second less than the lifetime (3599 for an hour) and leaves the
-    # OpenID Connect scopes out of the granted `scope`.
+    # OpenID Connect scopes out of the granted `scope`. Asked for it (`client_info=1`, as MSAL
+    # does), it adds `client_info`: base64url JSON `{"uid", "utid"}`, the home account MSAL keys its cache by.
     lifetime = max(issued.expires_in - 1, 0)
     body = MicrosoftTokenResponse(
         scope=" ".join(scope for scope in issued.scopes if scope not in _OIDC_SCOPES),
@@ -319,8 +328,14 @@ def _token_response(state: SandboxState, issued: IssuedTokens, *, base_url: str,
         access_token=issued.access_token,
         refresh_token=issued.refresh_token,
         id_token=_id_token(state, issued, base_url, nonce) if "openid" in issued.scopes else None,
+        client_info=_client_info(issued) if client_info else None,
     )
     return JSONResponse(body.model_dump(exclude_none=True))
+
+
+def _client_info(issued: IssuedTokens) -> str:
+    info = json.dumps({"uid": issued.account.user_id, "utid": issued.account.account_id}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(info.encode()).rstrip(b"=").decode()
 
 
 def _id_token(state: SandboxState, issued: IssuedTokens, base_url: str, nonce: str | None = None) -> str:

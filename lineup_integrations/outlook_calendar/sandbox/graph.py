@@ -205,7 +205,7 @@ class CalendarRequest(BaseModel):
 class SeedRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    count: int = Field(20, ge=0, le=10_000, description="single events")
+    count: int = Field(20, ge=0, le=200_000, description="single events")
     seed: int = 0
     days: int = Field(30, ge=1, description="single and all-day events spread over this many days around now")
     recurring: int = Field(2, ge=0, le=100, description="series (weekly with no end, daily × 20)")
@@ -346,7 +346,7 @@ class GraphWorld:
                 base_url=str(request.base_url).rstrip("/"),
             )
             response = await handler(call)
-            if call.time_zone != UTC_NAME or "outlook.timezone" in (request.headers.get("prefer") or ""):
+            if call.time_zone != UTC_NAME or "outlook.timezone" in prefer_header(request):
                 response.headers.append("Preference-Applied", f'outlook.timezone="{call.time_zone}"')
         except GraphError as error:
             response = error_response(error, request)
@@ -364,7 +364,7 @@ graph_world = per_state(GraphWorld)
 
 def _prefer_time_zone(request: Request) -> str:
     try:
-        return preferred_time_zone(request.headers.get("prefer")) or UTC_NAME
+        return preferred_time_zone(prefer_header(request)) or UTC_NAME
     except TimeZoneNotSupported as error:
         raise GraphError(400, "TimeZoneNotSupportedException", str(error)) from None
 
@@ -462,7 +462,7 @@ def _ordered(call: GraphCall, events: list[EventRecord]) -> list[EventRecord]:
 
 def _page(call: GraphCall, events: list[EventRecord], context: str, default_size: int) -> Response:
     """A collection with `$top`/`$skip` paging: `@odata.nextLink` while more remain."""
-    prefer_size = preferred_page_size(call.request.headers.get("prefer"))
+    prefer_size = preferred_page_size(prefer_header(call.request))
     top = _int_query(call, "$top", prefer_size or default_size, MAX_TOP) or default_size
     skip = _int_query(call, "$skip", 0)
     body: dict[str, Any] = {"@odata.context": f"{call.base_url}{GRAPH_PREFIX}/$metadata#{context}"}
@@ -576,6 +576,12 @@ async def _calendar_view(call: GraphCall, page_size: int) -> Response:
     return _page(call, events, f"users('{call.account.user_id}')/calendarView", page_size)
 
 
+def prefer_header(request: Request) -> str:
+    """Every `Prefer` header of the request as one list: a client may send its preferences in one
+    header (`odata.maxpagesize=50, outlook.timezone="…"`) or one header each, and Graph honours both."""
+    return ", ".join(request.headers.getlist("prefer"))
+
+
 async def _delta(call: GraphCall, default_size: int) -> Response:
     unsupported = [name for name in _DELTA_UNSUPPORTED if call.has_query(name)]
     if unsupported:
@@ -584,7 +590,7 @@ async def _delta(call: GraphCall, default_size: int) -> Response:
             "The following parameters are not supported with change tracking over the 'CalendarView' resource: "
             f"'{', '.join(unsupported)}'.",
         )  # fmt: skip
-    size = preferred_page_size(call.request.headers.get("prefer"))
+    size = preferred_page_size(prefer_header(call.request))
     skip_token, delta_token = call.query("$skiptoken"), call.query("$deltatoken")
     mailbox = call.mailbox
     if skip_token is not None:

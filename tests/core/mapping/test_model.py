@@ -7,10 +7,12 @@ from pydantic import ValidationError
 from sqlalchemy import String
 
 from lineup_integrations.core.mapping import (
+    CALENDAR_EVENT_SCHEMA,
     CONTACT_SCHEMA,
     Direction,
     FieldRule,
     Mapping,
+    MappingValidationError,
     ProviderField,
     UnknownMappingError,
     default_entities,
@@ -20,6 +22,8 @@ from lineup_integrations.core.mapping import (
 )
 from lineup_integrations.core.mapping.schema import UnknownEntityError
 from lineup_integrations.core.store import Contact
+from lineup_integrations.google_calendar.fields import EVENT_FIELDS as GOOGLE_EVENT_FIELDS
+from lineup_integrations.outlook_calendar.fields import EVENT_FIELDS as GRAPH_EVENT_FIELDS
 from tests.core.mapping.zoho_fields import ZOHO_CONTACT_FIELDS_JSON, zoho_contact_fields
 
 
@@ -125,7 +129,24 @@ def test_zoho_default_mapping_is_versioned_and_valid() -> None:
     assert by_field["mobile"].transform == ("format_phone",)
     validate_mapping(mapping, zoho_contact_fields())  # raises if any rule is invalid
     assert default_entities("zoho") == ["contacts"]
-    assert default_entities("google_calendar") == []
+    assert default_entities("google_calendar") == ["events"]
+
+
+@pytest.mark.parametrize(
+    ("provider", "fields"), [("google_calendar", GOOGLE_EVENT_FIELDS), ("outlook_calendar", GRAPH_EVENT_FIELDS)]
+)
+def test_the_calendar_default_mappings_fill_every_descriptive_field_from_a_known_event_field(
+    provider: str, fields: tuple[ProviderField, ...]
+) -> None:
+    mapping = load_default_mapping(provider, "events")
+    assert {rule.source_field for rule in mapping.rules} == set(CALENDAR_EVENT_SCHEMA.field_names)
+    assert all(rule.direction is Direction.INBOUND for rule in mapping.rules)
+    validate_mapping(mapping, fields)  # nested paths (organizer.email) are known fields
+    outbound = mapping.model_copy(
+        update={"rules": [mapping.rules[0].model_copy(update={"direction": Direction.OUTBOUND})]}
+    )
+    with pytest.raises(MappingValidationError, match="read-only"):
+        validate_mapping(outbound, fields)
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ the Google sandbox for a per-user integration (one Lineup user's calendar)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select
@@ -13,6 +14,10 @@ from lineup_integrations.core.oauth import OAuthEngine
 from lineup_integrations.core.store import (
     SYNCED_DATA,
     Base,
+    BusyBlock,
+    CalendarCheckpoint,
+    CalendarEventRow,
+    CalendarRawEvent,
     Contact,
     DeadLetter,
     Integration,
@@ -191,11 +196,37 @@ def test_an_unknown_account_id_on_either_side_resets_nothing(
     assert audit_entries(store, "account_changed") == []
 
 
-def test_a_user_reconnected_to_another_account_keeps_its_integration_and_resets_no_shared_data(
+def write_calendar_data(store: Store, integration: Integration) -> None:
+    """What a calendar sync leaves for one user's account: a checkpoint, a raw event, an event, a busy block."""
+    start = dt.datetime(2026, 12, 8, 9, tzinfo=dt.UTC)
+    end = start + dt.timedelta(hours=1)
+    ids = {"integration_id": integration.id, "calendar_id": "primary", "tenant_id": integration.tenant_id,
+           "provider": integration.provider}  # fmt: skip
+    with store.session() as session:
+        session.add(CalendarCheckpoint(**ids, state={"position": {"syncToken": "s"}}))
+        session.add(CalendarRawEvent(**ids, event_id="e1", series_key="e1", payload={"id": "e1"}))
+        session.add(CalendarEventRow(
+            **ids, event_id="e1", user_id=integration.user_id, source_key="e1", start_utc=start, end_utc=end,
+            start_zone="UTC", end_zone="UTC", status="confirmed", attendees=[],
+        ))  # fmt: skip
+        session.add(
+            BusyBlock(tenant_id=integration.tenant_id, user_id=integration.user_id, start_utc=start, end_utc=end)
+        )
+
+
+def calendar_rows(store: Store, user_id: str) -> dict[str, int]:
+    with store.session() as session:
+        return {
+            "calendar_events": session.scalar(select(func.count()).where(CalendarEventRow.user_id == user_id)) or 0,
+            "busy_blocks": session.scalar(select(func.count()).where(BusyBlock.user_id == user_id)) or 0,
+        }
+
+
+def test_a_user_reconnected_to_another_account_keeps_its_integration_and_resets_only_its_calendar_data(
     engine: OAuthEngine, store: Store, sandbox_reset: SandboxHandle
 ) -> None:
-    """The synced tables are keyed by tenant and provider only: they cannot tell one user's data
-    from another's, so a user's account change deletes nothing (and is still audited)."""
+    """Calendar data is keyed by integration: one user's account change deletes that account's
+    events, checkpoints and busy blocks, and nothing of another user's or of the tenant's."""
     calendar = "google_calendar"
     first = engine.complete(
         calendar,
@@ -206,6 +237,8 @@ def test_a_user_reconnected_to_another_account_keeps_its_integration_and_resets_
         authorize(engine.begin("acme", calendar, actor="user:ben", login_hint="ben@acme.test", user_id="ben")),
     )
     write_synced_data(store, "acme", calendar)
+    write_calendar_data(store, first)
+    write_calendar_data(store, ben)
 
     second = engine.complete(
         calendar,
@@ -216,6 +249,8 @@ def test_a_user_reconnected_to_another_account_keeps_its_integration_and_resets_
     assert first.external_account_id is not None
     assert second.external_account_id not in (None, first.external_account_id)
     assert synced_rows(store, "acme", calendar) == WRITTEN
+    assert calendar_rows(store, "ana") == {"calendar_events": 0, "busy_blocks": 0}
+    assert calendar_rows(store, "ben") == {"calendar_events": 1, "busy_blocks": 1}
     with store.session() as session:
         bens_row = session.get(Integration, ben.id)
         assert bens_row is not None
@@ -226,5 +261,6 @@ def test_a_user_reconnected_to_another_account_keeps_its_integration_and_resets_
         "user_id": "ana",
         "previous_account_id": first.external_account_id,
         "account_id": second.external_account_id,
-        "deleted": {},
-    }
+        "deleted": {"calendar_checkpoints": 1, "calendar_raw_events": 1, "calendar_events": 1,
+                    "interviewer_busy_blocks": 1},
+    }  # fmt: skip

@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from lineup_integrations.sandbox import SandboxHandle
+from tests.outlook_calendar.conftest import LOGIN
 from tests.outlook_calendar.sandbox.graph_wire import (
     PROVIDER,
     UTC_TIMESTAMP,
@@ -28,25 +27,8 @@ from tests.outlook_calendar.sandbox.graph_wire import (
     utc,
 )
 
-LOGIN = "ada@contoso.example"
 MARCH = {"startDateTime": "2026-03-01T00:00:00Z", "endDateTime": "2026-04-01T00:00:00Z"}
 EXTENDED_ID = "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name LineupInterviewId"
-
-
-@pytest.fixture
-def base(sandbox_reset: SandboxHandle) -> str:
-    return sandbox_reset.base_url(PROVIDER)
-
-
-@pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=10.0) as client:
-        yield client
-
-
-@pytest.fixture
-def me(http: httpx.Client, base: str) -> Mailbox:
-    return connect(http, base, LOGIN)
 
 
 def create(http: httpx.Client, me: Mailbox, body: dict[str, Any], **headers: str) -> dict[str, Any]:
@@ -366,6 +348,22 @@ def test_delta_pages_to_a_delta_link_then_reports_only_changes(http: httpx.Clien
     assert removed[ids[1]] == {"@odata.type": "#microsoft.graph.event", "id": ids[1], "@removed": {"reason": "deleted"}}
     quiet, _ = delta_round(http, me, next_link, page_size=10)
     assert quiet == [[]]
+
+
+def test_preferences_sent_as_separate_prefer_headers_are_all_honoured(http: httpx.Client, me: Mailbox) -> None:
+    for day in range(2, 6):
+        create(http, me, event_body(f"E{day}", f"2026-03-{day:02d}T10:00:00", f"2026-03-{day:02d}T11:00:00"))
+    start = me.url("/calendarView/delta?startDateTime=2026-03-01T00:00:00Z&endDateTime=2026-04-01T00:00:00Z")
+    headers = [
+        *me.auth.items(),
+        ("Prefer", "odata.maxpagesize=3"),
+        ("Prefer", 'outlook.timezone="Pacific Standard Time"'),
+    ]
+
+    page = http.get(start, headers=headers).json()
+
+    assert len(page["value"]) == 3 and "@odata.nextLink" in page
+    assert {event["start"]["timeZone"] for event in page["value"]} == {"Pacific Standard Time"}
 
 
 def test_delta_sends_occurrences_as_stubs_and_cancelled_events_as_removed(http: httpx.Client, me: Mailbox) -> None:

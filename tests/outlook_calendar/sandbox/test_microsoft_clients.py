@@ -138,6 +138,9 @@ def test_msal_signs_in_and_refreshes_with_a_rotated_refresh_token(
 ) -> None:
     account = msal_app.get_accounts()[0]
     state = sandbox_reset.state(PROVIDER)
+    signed_up = state.account(LOGIN)
+    assert signed_up is not None  # MSAL keys its cache by the home account the token's client_info names
+    assert account["home_account_id"] == f"{signed_up.user_id}.{signed_up.account_id}"
     before = {secret.value for secret in state.issued_secrets(LOGIN) if secret.kind == "refresh_token"}
 
     refreshed = msal_app.acquire_token_silent(SCOPES, account=account, force_refresh=True)
