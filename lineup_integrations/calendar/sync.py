@@ -185,7 +185,7 @@ class CalendarSync:
         with self.store.session() as session:
             keys = self._delete_raw(session, calendar, page.removed)
             keys |= self._upsert_raw(session, calendar, page.events, round_number)
-            if page.final and state["full"]:
+            if page.final and state["full"] and self._landed_keys is None:  # a first sync left nothing unseen
                 keys |= self._delete_unseen(session, calendar, round_number)
             written = {str(event["id"]): event for event in page.events}
             new = self._new_keys(keys)

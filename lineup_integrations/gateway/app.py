@@ -18,11 +18,11 @@ from lineup_integrations.gateway.auth import signing_key
 from lineup_integrations.gateway.errors import install_error_handlers
 from lineup_integrations.gateway.logs import install_log_redaction, log_requests
 from lineup_integrations.gateway.provider_fields import registry_field_source
-from lineup_integrations.gateway.routes import health, integrations, mapping, sync
+from lineup_integrations.gateway.routes import availability, health, integrations, mapping, sync
 from lineup_integrations.gateway.routes.mapping import use_provider_fields
 from lineup_integrations.registry import PROVIDERS
 
-ROUTERS: list[APIRouter] = [health.router, integrations.router, mapping.router, sync.router]
+ROUTERS: list[APIRouter] = [health.router, integrations.router, mapping.router, sync.router, availability.router]
 
 
 def create_app(store: Store, oauth: OAuthEngine, settings: Settings, providers: Providers = PROVIDERS) -> FastAPI:
