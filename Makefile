@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint postgres bench bench-zoho bench-calendar
+.PHONY: install demo test lint postgres bench bench-zoho bench-calendar bench-availability
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,6 @@ bench-zoho: install postgres
 
 bench-calendar: install postgres
 	$(BIN)/python benchmarks/calendar_sync.py
+
+bench-availability: install
+	$(BIN)/python benchmarks/availability.py
