@@ -19,7 +19,7 @@ from sqlalchemy import select
 from lineup_integrations.calendar.feed import FeedFactory, Window
 from lineup_integrations.calendar.sync import AccountStats, CalendarSync
 from lineup_integrations.core.http import QuotaSnapshot, RateLimitTracker, RetryingClient, RetrySettings
-from lineup_integrations.core.mapping import active_mapping
+from lineup_integrations.core.mapping import VersionedMapping, active_mapping
 from lineup_integrations.core.oauth import OAuthEngine, ReauthorizationRequiredError
 from lineup_integrations.core.store import Integration, IntegrationStatus, Store, api_calls_since, record_api_usage
 from lineup_integrations.core.store.models import utcnow
@@ -104,20 +104,7 @@ class CalendarAccountsSync:
             result = AccountResult(integration.id, integration.user_id)
             quota = self._quota(integration)
             try:
-                tokens = self.oauth.token_holder(integration.id)
-                feed = self.open_feed(
-                    http=self.http, api_base_url=self.api_base_url,
-                    account_id=integration.external_account_id or integration.id,
-                    access_token=lambda tokens=tokens: tokens.current().value,  # type: ignore[misc]
-                    on_unauthorized=lambda stale, tokens=tokens: tokens.replace(stale).value,  # type: ignore[misc]
-                    quota=quota, page_size=self.settings.page_size,
-                )  # fmt: skip
-                sync = CalendarSync(
-                    self.store, feed, tenant_id=tenant_id, integration_id=integration.id,
-                    user_id=integration.user_id, mapping=mapping, window=window,
-                )  # fmt: skip
-                result.stats = sync.run(full=full)
-                self._mark_synced(integration.id)
+                result.stats = self._sync_account(integration, quota, mapping, window, full=full)
             except ReauthorizationRequiredError:
                 result.needs_reauth = True
             except Exception as error:  # reported once the other accounts have synced
@@ -127,6 +114,31 @@ class CalendarAccountsSync:
                 result.quota = quota.snapshot()
             results.append(result)
         return results
+
+    def _sync_account(
+        self,
+        integration: Integration,
+        quota: RateLimitTracker,
+        mapping: VersionedMapping,
+        window: Window,
+        *,
+        full: bool,
+    ) -> AccountStats:
+        tokens = self.oauth.token_holder(integration.id)
+        feed = self.open_feed(
+            http=self.http, api_base_url=self.api_base_url,
+            account_id=integration.external_account_id or integration.id,
+            access_token=lambda: tokens.current().value,
+            on_unauthorized=lambda stale: tokens.replace(stale).value,
+            quota=quota, page_size=self.settings.page_size,
+        )  # fmt: skip
+        sync = CalendarSync(
+            self.store, feed, tenant_id=integration.tenant_id, integration_id=integration.id,
+            user_id=integration.user_id, mapping=mapping, window=window,
+        )  # fmt: skip
+        stats = sync.run(full=full)
+        self._mark_synced(integration.id)
+        return stats
 
     def _quota(self, integration: Integration) -> RateLimitTracker:
         with self.store.session() as session:

@@ -75,7 +75,3 @@ class CalendarEvent:
             value = getattr(self, name)
             if value is not None and value.tzinfo is not dt.UTC and value.utcoffset() != _ZERO:
                 raise ValueError(f"{name} must be in UTC")
-
-    @property
-    def blocks_time(self) -> bool:
-        return self.busy and self.status is not EventStatus.CANCELLED and self.end_utc > self.start_utc

@@ -48,10 +48,6 @@ class Window:
     def to_json(self) -> list[str]:
         return [self.start.isoformat(), self.end.isoformat()]
 
-    @classmethod
-    def from_json(cls, value: Sequence[str]) -> Window:
-        return cls(dt.datetime.fromisoformat(value[0]), dt.datetime.fromisoformat(value[1]))
-
 
 @dataclass(frozen=True)
 class CalendarRef:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from lineup_integrations.calendar.availability import Interval
+from lineup_integrations.calendar.checks import STALE_AFTER
 from lineup_integrations.core.store import BusyBlock, Integration, IntegrationStatus, Store
 
 
@@ -26,6 +27,10 @@ class UserCalendars:
     @property
     def connected(self) -> bool:
         return bool(self.providers)
+
+    def stale(self, now: dt.datetime) -> bool:
+        """Never synced, or not within two periodic reconciliations (the freshness check's rule)."""
+        return self.synced_at is None or now - self.synced_at > STALE_AFTER
 
 
 def panel_calendars(

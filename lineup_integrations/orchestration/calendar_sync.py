@@ -214,7 +214,7 @@ def _results(
 
 
 def _modes(synced: list[AccountStats]) -> str:
-    return ",".join(sorted({mode for stats in synced for mode in stats.modes.split(",")})) or "none"
+    return ",".join(sorted({c.mode for stats in synced for c in stats.calendars.values()})) or "none"
 
 
 def _connected_accounts_sensor(provider: Provider) -> dg.SensorDefinition:

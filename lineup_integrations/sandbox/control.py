@@ -13,7 +13,7 @@ import datetime as dt
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from lineup_integrations.sandbox.kit import Fault, IssuedSecret, SandboxAccount, SandboxState
+from lineup_integrations.sandbox.kit import Fault, HoldGate, IssuedSecret, SandboxAccount, SandboxState
 
 CONTROL_PREFIX = "/_sandbox"
 
@@ -208,5 +208,22 @@ def control_router(state: SandboxState) -> APIRouter:
     def reset() -> dict[str, bool]:
         state.reset()
         return {"reset": True}
+
+    return router
+
+
+def hold_routes(gate: HoldGate) -> APIRouter:
+    """`POST /hold` and `POST /release` of a twin's control API (mounted under its own prefix)."""
+    router = APIRouter()
+
+    @router.post("/hold")
+    def hold() -> dict[str, bool]:
+        gate.hold()
+        return {"held": True}
+
+    @router.post("/release")
+    def release() -> dict[str, bool]:
+        gate.release()
+        return {"held": False}
 
     return router

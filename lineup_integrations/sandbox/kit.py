@@ -13,6 +13,7 @@ tests and the control API read and change the same state.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import fnmatch
 import hmac
@@ -820,6 +821,27 @@ def _verify_pkce(code: AuthorizationCode, verifier: str | None) -> None:
 
 class _Resettable(Protocol):
     def reset(self) -> None: ...
+
+
+class HoldGate:
+    """Holds every admitted API call of a twin until released (`POST /_sandbox/<api>/hold`,
+    `/release`): a test can then see how many calls a client keeps in flight, without timing.
+    Thread-safe: the control API, the tests and a reset all touch it."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+
+    def hold(self) -> None:
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def passed(self) -> None:
+        """Return once the gate is open (at once when it is)."""
+        if not self._open.is_set():
+            await asyncio.to_thread(self._open.wait)
 
 
 _World = TypeVar("_World", bound=_Resettable)

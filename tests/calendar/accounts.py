@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from lineup_integrations.calendar.accounts import AccountResult, CalendarAccountsSync, CalendarSyncSettings
 from lineup_integrations.calendar.feed import Window
+from lineup_integrations.calendar.times import date_to_utc
+from lineup_integrations.calendar.times import zone as time_zone
 from lineup_integrations.core.http import RetrySettings
 from lineup_integrations.core.oauth import OAuthEngine
 from lineup_integrations.core.store import CalendarEventRow, Integration, Store
@@ -32,7 +34,8 @@ Instance = tuple[str, dt.datetime, dt.datetime]
 
 
 def _utc(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00")[:26] if "." in text else text.replace("Z", "+00:00"))
+    """A time the provider sent in UTC (Graph's has no offset), as an aware UTC datetime."""
+    value = dt.datetime.fromisoformat(text)
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
@@ -65,7 +68,7 @@ class CalendarAccount:
             body = {"summary": subject, "start": {"dateTime": start.isoformat(), "timeZone": zone},
                     "end": {"dateTime": end.isoformat(), "timeZone": zone}, **extra}  # fmt: skip
             return str(self._control("POST", f"calendar/accounts/{self.login}/calendars/primary/events", body)["id"])
-        local = {"start": start.astimezone(_zone(zone)), "end": end.astimezone(_zone(zone))}
+        local = {"start": start.astimezone(time_zone(zone)), "end": end.astimezone(time_zone(zone))}
         body = {"subject": subject, **{k: {"dateTime": v.replace(tzinfo=None).isoformat(), "timeZone": zone}
                                        for k, v in local.items()}, **extra}  # fmt: skip
         return str(self._control("POST", f"graph/mailboxes/{self.login}/events", body)["id"])
@@ -74,9 +77,9 @@ class CalendarAccount:
         """A weekly series with no end, at `start`'s wall time in `zone`."""
         if self.provider == "google_calendar":
             return self.create(subject, start, zone=zone, recurrence=["RRULE:FREQ=WEEKLY"])
-        day = start.astimezone(_zone(zone)).strftime("%A").lower()
+        day = start.astimezone(time_zone(zone)).strftime("%A").lower()
         pattern = {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [day]},
-                   "range": {"type": "noEnd", "startDate": start.astimezone(_zone(zone)).date().isoformat()}}  # fmt: skip
+                   "range": {"type": "noEnd", "startDate": start.astimezone(time_zone(zone)).date().isoformat()}}  # fmt: skip
         return self.create(subject, start, zone=zone, recurrence=pattern)
 
     def rename(self, event_id: str, subject: str) -> None:
@@ -130,31 +133,17 @@ class CalendarAccount:
         instances: set[Instance] = set()
         while True:
             body = httpx.get(url, params=params, headers=headers, timeout=60.0).raise_for_status().json()
+            calendar_zone = body.get("timeZone", "UTC")  # Google names the calendar's zone on every page
             for item in body[items_key]:
                 if item.get("status") == "cancelled" or item.get("isCancelled"):
                     continue
-                instances.add((item["id"], *self._times(item)))
+                instances.add((item["id"], *_times(self.provider, item, calendar_zone)))
             following = body.get(next_key)
             if not following:
                 return instances
             url, params = (
                 (following, {}) if self.provider == "outlook_calendar" else (url, {**params, "pageToken": following})
             )
-
-    def _times(self, item: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
-        if self.provider == "google_calendar" and "date" in item["start"]:
-            return self._all_day(item["start"]["date"]), self._all_day(item["end"]["date"])
-        if self.provider == "outlook_calendar" and item.get("isAllDay"):
-            zone = item.get("originalStartTimeZone") or "UTC"
-            return (
-                _local_midnight(item["start"]["dateTime"][:10], zone),
-                _local_midnight(item["end"]["dateTime"][:10], zone),
-            )
-        return _utc(item["start"]["dateTime"]), _utc(item["end"]["dateTime"])
-
-    def _all_day(self, day: str) -> dt.datetime:
-        calendar_zone = self._control("GET", f"calendar/accounts/{self.login}/calendars/primary/events")["timeZone"]
-        return _local_midnight(day, calendar_zone)
 
     def stored(self, store: Store) -> set[Instance]:
         with store.session() as session:
@@ -166,15 +155,22 @@ class CalendarAccount:
         return {(event_id, start, end) for event_id, start, end in rows}
 
 
-def _zone(name: str) -> Any:
-    from lineup_integrations.calendar.times import zone
-
-    return zone(name)
+def _times(provider: str, item: dict[str, Any], calendar_zone: str) -> tuple[dt.datetime, dt.datetime]:
+    """An instance's start and end as UTC: all-day dates read at midnight in their zone."""
+    if provider == "google_calendar" and "date" in item["start"]:
+        return _local_midnight(item["start"]["date"], calendar_zone), _local_midnight(
+            item["end"]["date"], calendar_zone
+        )
+    if provider == "outlook_calendar" and item.get("isAllDay"):
+        zone_name = item.get("originalStartTimeZone") or "UTC"
+        return (
+            _local_midnight(item["start"]["dateTime"][:10], zone_name),
+            _local_midnight(item["end"]["dateTime"][:10], zone_name),
+        )
+    return _utc(item["start"]["dateTime"]), _utc(item["end"]["dateTime"])
 
 
 def _local_midnight(day: str, zone_name: str) -> dt.datetime:
-    from lineup_integrations.calendar.times import date_to_utc
-
     return date_to_utc(dt.date.fromisoformat(day), zone_name)
 
 

@@ -330,16 +330,11 @@ class OAuthEngine:
         actor: str,
     ) -> Integration:
         now = utcnow()
+        the_integration = select(Integration).where(
+            Integration.tenant_id == tenant_id, Integration.provider == config.name, Integration.user_id == user_id
+        )
         with self.store.locked_session() as session:
-            previous = session.scalars(
-                select(Integration)
-                .where(
-                    Integration.tenant_id == tenant_id,
-                    Integration.provider == config.name,
-                    Integration.user_id == user_id,
-                )
-                .with_for_update()
-            ).one_or_none()
+            previous = session.scalars(the_integration.with_for_update()).one_or_none()
             previous_account_id = previous.external_account_id if previous is not None else None
             upsert(
                 session,
@@ -376,13 +371,7 @@ class OAuthEngine:
                 ],
             )
             integration = session.scalars(
-                select(Integration)
-                .where(
-                    Integration.tenant_id == tenant_id,
-                    Integration.provider == config.name,
-                    Integration.user_id == user_id,
-                )
-                .execution_options(populate_existing=True)  # `previous` holds the row as it was
+                the_integration.execution_options(populate_existing=True)  # `previous` holds the row as it was
             ).one()
             if previous_account_id is not None and account_id is not None and previous_account_id != account_id:
                 # Another account: what was synced from the old one must go with it (see reset.py):

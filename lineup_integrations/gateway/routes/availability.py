@@ -30,7 +30,6 @@ router = APIRouter(
 
 MAX_SPAN = dt.timedelta(days=62)  # Graph's getSchedule window; the same bound for stored data
 MAX_USERS = 50
-STALE_AFTER = dt.timedelta(minutes=30)  # two periodic reconciliations missed
 
 
 class WorkingHoursBody(CamelModel):
@@ -145,10 +144,9 @@ def availability(
 
 
 def _user(calendars: UserCalendars, now: dt.datetime) -> UserAvailability:
-    synced_at = calendars.synced_at
     return UserAvailability(
         user_id=calendars.user_id,
         providers=list(calendars.providers),
-        busy_synced_at=synced_at,
-        stale=synced_at is None or now - synced_at > STALE_AFTER,
+        busy_synced_at=calendars.synced_at,
+        stale=calendars.stale(now),
     )

@@ -62,7 +62,6 @@ from `graph_error_response`, `retry_after` adds `Retry-After`), `GET /_sandbox/r
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import math
@@ -96,8 +95,8 @@ from lineup_integrations.outlook_calendar.sandbox.timezones import (
     zone,
 )
 from lineup_integrations.sandbox.app import bearer_token
-from lineup_integrations.sandbox.control import CONTROL_PREFIX
-from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState, guid, per_state
+from lineup_integrations.sandbox.control import CONTROL_PREFIX, hold_routes
+from lineup_integrations.sandbox.kit import HoldGate, SandboxAccount, SandboxState, guid, per_state
 
 GRAPH_PREFIX = "/v1.0"
 MAX_TOP = 1000
@@ -245,15 +244,14 @@ class GraphWorld:
         self.config = GraphConfig()
         self._mailboxes: dict[str, Mailbox] = {}
         self._in_flight: dict[str, int] = {}
-        self._gate = threading.Event()
-        self._gate.set()
+        self.gate = HoldGate()
 
     def reset(self) -> None:
         with self._lock:
             self.config = GraphConfig()
             self._mailboxes.clear()
             self._in_flight.clear()
-            self._gate.set()
+            self.gate.release()
 
     def mailbox(self, account: SandboxAccount) -> Mailbox:
         """The account's mailbox, created empty (one default calendar) on first use."""
@@ -277,12 +275,6 @@ class GraphWorld:
     def usage(self, login: str) -> Usage:
         with self._lock:
             return Usage(in_flight=self._in_flight.get(login, 0), max_concurrency=self.config.max_concurrency)
-
-    def hold(self) -> None:
-        self._gate.clear()
-
-    def release(self) -> None:
-        self._gate.set()
 
     def _admit(self, login: str) -> bool:
         with self._lock:
@@ -335,8 +327,7 @@ class GraphWorld:
             )
             return error_response(error, request)
         try:
-            if not self._gate.is_set():
-                await asyncio.to_thread(self._gate.wait)
+            await self.gate.passed()
             call = GraphCall(
                 request=request,
                 mailbox=self.mailbox(info.account),
@@ -788,15 +779,7 @@ def control_routes(world: GraphWorld) -> APIRouter:
         world.config = world.config.model_copy(update=update.model_dump(exclude_none=True))
         return world.config
 
-    @router.post("/hold")
-    def hold() -> dict[str, bool]:
-        world.hold()
-        return {"held": True}
-
-    @router.post("/release")
-    def release() -> dict[str, bool]:
-        world.release()
-        return {"held": False}
+    router.include_router(hold_routes(world.gate))
 
     @router.get("/mailboxes/{login}/usage")
     def usage(login: str) -> Usage:

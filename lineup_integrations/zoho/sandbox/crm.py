@@ -63,7 +63,6 @@ If-Modified-Since (a request that repeats them must repeat them unchanged).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import email.utils
 import json
@@ -79,8 +78,8 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from lineup_integrations.sandbox.control import CONTROL_PREFIX
-from lineup_integrations.sandbox.kit import SandboxAccount, SandboxState, per_state
+from lineup_integrations.sandbox.control import CONTROL_PREFIX, hold_routes
+from lineup_integrations.sandbox.kit import HoldGate, SandboxAccount, SandboxState, per_state
 from lineup_integrations.zoho.sandbox.data import (
     DELETED_TYPES,
     DUPLICATE_CHECK_FIELDS,
@@ -205,8 +204,7 @@ class CrmWorld:
         self._orgs: dict[str, OrgContacts] = {}
         self._usage: dict[str, _Usage] = {}
         self._limits: dict[str, OrgLimits] = {}
-        self._gate = threading.Event()  # thread-safe: tests, the control API and resets all touch it
-        self._gate.set()
+        self.gate = HoldGate()
 
     def reset(self) -> None:
         with self._lock:
@@ -214,7 +212,7 @@ class CrmWorld:
             self._orgs.clear()
             self._usage.clear()
             self._limits.clear()
-            self._gate.set()  # free any call still held
+            self.gate.release()  # free any call still held
 
     def now(self) -> float:
         return self.state.clock.now().timestamp()
@@ -300,14 +298,6 @@ class CrmWorld:
             self.config.max_concurrency if own.max_concurrency is None else own.max_concurrency,
         )
 
-    # -- the hold gate -----------------------------------------------------------------------------
-
-    def hold(self) -> None:
-        self._gate.clear()
-
-    def release(self) -> None:
-        self._gate.set()
-
     # -- serving an API call -----------------------------------------------------------------------
 
     async def serve(
@@ -340,8 +330,7 @@ class CrmWorld:
                 response.headers["Retry-After"] = str(wait)
         else:
             try:
-                if not self._gate.is_set():
-                    await asyncio.to_thread(self._gate.wait)
+                await self.gate.passed()
                 response = await handler(CrmCall(request, org, int(version.group(1)), moment, info.account))
             except CrmError as error:
                 response = error_response(error)
@@ -593,15 +582,7 @@ def control_routes(world: CrmWorld) -> APIRouter:
         world.config = world.config.model_copy(update=update.model_dump(exclude_none=True))
         return world.config
 
-    @router.post("/hold")
-    def hold() -> dict[str, bool]:
-        world.hold()
-        return {"held": True}
-
-    @router.post("/release")
-    def release() -> dict[str, bool]:
-        world.release()
-        return {"held": False}
+    router.include_router(hold_routes(world.gate))
 
     @router.get("/orgs/{org_id}/usage")
     def usage(org_id: str) -> Usage:
